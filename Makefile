@@ -1,0 +1,36 @@
+# A thin wrapper around CMake. The two commands of the README:
+#   make demo   installs what is missing, builds, runs a 4-rank allreduce benchmark
+#   make test   installs what is missing, builds, runs every test
+BUILD ?= build
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
+
+.PHONY: all deps build demo test test-fast install clean
+
+all: build
+
+deps:
+	@./tools/install-deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/tools/mrdrun/mrdrun -np 4 $(BUILD)/benchmarks/all_reduce_perf -b 8 -e 64M -f 4 -c 1
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j 2
+
+# The quick loop: unit tests only.
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -L unit -j 2
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,34 @@
+// alltoall_perf: mrdAlltoAll. The size is the whole send (and receive)
+// buffer, n blocks of count elements. busbw = algbw * (n-1)/n.
+#include "common/perf_driver.h"
+
+namespace {
+
+using mrdperf::Counts;
+using mrdperf::Layout;
+using mrdperf::RunArgs;
+using mrdperf::Source;
+
+Counts GetCounts(size_t count, size_t elt_size, int nranks) {
+  const size_t base = mrdperf::PerRankCount(count, elt_size, nranks);
+  return Counts{base * nranks, base * nranks, base, 0, 0};
+}
+
+void Run(const RunArgs& a) {
+  mrdperf::CheckCall(a.rank, a.comm, "mrdAlltoAll",
+                     mrdAlltoAll(a.send, a.recv, a.count, a.type, a.comm, a.stream));
+}
+
+// Block p of the receive buffer is block `rank` of rank p's send buffer.
+Source GetSource(size_t i, const Layout& l) {
+  return Source{static_cast<int>(i / l.count), static_cast<size_t>(l.rank) * l.count + i % l.count};
+}
+
+double BusFactor(int n) { return static_cast<double>(n - 1) / n; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const mrdperf::CollSpec spec{false, false, GetCounts, Run, GetSource, nullptr, BusFactor};
+  return mrdperf::PerfMain(argc, argv, spec);
+}

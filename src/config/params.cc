@@ -1,0 +1,95 @@
+#include "config/params.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <mutex>
+
+namespace mrd::config {
+
+const std::vector<ParamDoc>& paramTable() {
+  static const std::vector<ParamDoc> table = {
+      {"MRD_DEBUG", "WARN", "Log level: WARN, INFO, DEBUG or TRACE (TRACE needs a Debug build)."},
+      {"MRD_DEBUG_SUBSYS", "ALL",
+       "Comma list of subsystems to log: INIT,BOOTSTRAP,NET,SHM,COLL,TUNE or ALL; ^X excludes."},
+      {"MRD_DEBUG_FILE", "(stderr)", "Write the log to this file; %h is the host, %p the pid."},
+      {"MRD_SOCKET_IFNAME", "(auto)",
+       "Interface(s) for bootstrap and TCP, e.g. eth0 or ^docker (prefix match; ^ excludes)."},
+      {"MRD_COMM_ID", "", "host:port of the bootstrap root, as NCCL_COMM_ID."},
+      {"MRD_TRANSPORTS", "shm,tcp", "Transports that may be used, in order of preference."},
+      {"MRD_SHM_DISABLE", "0", "1 disables the shared-memory transport."},
+      {"MRD_SHM_RING_BYTES", "1048576", "Bytes of each shared-memory ring (per peer, channel)."},
+      {"MRD_NSOCKS_PER_PEER", "1", "TCP sockets per peer and channel (1-16)."},
+      {"MRD_SOCKET_BUF_BYTES", "4194304", "SO_SNDBUF/SO_RCVBUF of TCP data sockets."},
+      {"MRD_ALGO", "(tuned)", "Force an algorithm by name, e.g. ring."},
+      {"MRD_NCHANNELS", "2", "Parallel channels (rings) per collective (1-16)."},
+      {"MRD_SLICE_BYTES", "131072", "Pipelining unit: a ring step moves its chunk in slices."},
+      {"MRD_SLICE_SLOTS", "8", "Receive slots per channel: how many slices may be in flight."},
+      {"MRD_CHANNEL_MIN_BYTES", "65536",
+       "Smallest share of a buffer worth giving a channel of its own."},
+      {"MRD_TIMEOUT_MS", "300000", "Longest wait without progress before an operation fails."},
+      {"MRD_SPIN_US", "50", "Microseconds a waiting rank polls (yielding) before it sleeps."},
+  };
+  return table;
+}
+
+namespace {
+
+std::string envString(const char* name, std::vector<std::string>* set) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) return {};
+  set->push_back(std::string(name) + "=" + v);
+  return v;
+}
+
+// Integers accept k/m/g suffixes (binary). Out-of-range or malformed values
+// keep the default: the library must not fail to start over a typo, and the
+// parsed value is echoed in the INFO log.
+int64_t envInt(const char* name, int64_t def, int64_t lo, int64_t hi,
+               std::vector<std::string>* set) {
+  std::string s = envString(name, set);
+  if (s.empty()) return def;
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (errno != 0 || end == s.c_str()) return def;
+  switch (*end) {
+    case 'k': case 'K': v <<= 10; ++end; break;
+    case 'm': case 'M': v <<= 20; ++end; break;
+    case 'g': case 'G': v <<= 30; ++end; break;
+    default: break;
+  }
+  if (*end != '\0' || v < lo || v > hi) return def;
+  return v;
+}
+
+Params readParams() {
+  Params p;
+  auto* set = &p.explicitlySet;
+  if (auto s = envString("MRD_DEBUG", set); !s.empty()) p.debug = s;
+  p.debugSubsys = envString("MRD_DEBUG_SUBSYS", set);
+  p.debugFile = envString("MRD_DEBUG_FILE", set);
+  p.socketIfname = envString("MRD_SOCKET_IFNAME", set);
+  p.commId = envString("MRD_COMM_ID", set);
+  if (auto s = envString("MRD_TRANSPORTS", set); !s.empty()) p.transports = s;
+  p.shmDisable = envInt("MRD_SHM_DISABLE", 0, 0, 1, set) != 0;
+  p.shmRingBytes = envInt("MRD_SHM_RING_BYTES", p.shmRingBytes, 4096, 1LL << 30, set);
+  p.nsocksPerPeer = static_cast<int>(envInt("MRD_NSOCKS_PER_PEER", 1, 1, 16, set));
+  p.sockBufBytes = envInt("MRD_SOCKET_BUF_BYTES", p.sockBufBytes, 0, 1LL << 30, set);
+  p.algo = envString("MRD_ALGO", set);
+  p.nchannels = static_cast<int>(envInt("MRD_NCHANNELS", p.nchannels, 1, 16, set));
+  p.sliceBytes = envInt("MRD_SLICE_BYTES", p.sliceBytes, 256, 1LL << 30, set);
+  p.sliceSlots = static_cast<int>(envInt("MRD_SLICE_SLOTS", p.sliceSlots, 1, 1024, set));
+  p.channelMinBytes = envInt("MRD_CHANNEL_MIN_BYTES", p.channelMinBytes, 1, 1LL << 40, set);
+  p.timeoutMs = envInt("MRD_TIMEOUT_MS", p.timeoutMs, 1, 1LL << 40, set);
+  p.spinUs = envInt("MRD_SPIN_US", p.spinUs, 0, 1000000, set);
+  return p;
+}
+
+}  // namespace
+
+const Params& processParams() {
+  static const Params params = readParams();
+  return params;
+}
+
+}  // namespace mrd::config

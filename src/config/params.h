@@ -1,0 +1,54 @@
+// The one table of MRD_* variables (name, default, description). Every
+// variable is read here, once per process, into an immutable Params; nothing
+// else in the library calls getenv (launch_env.cc reads the launchers'
+// own variables). `mrd_info -c` style listings print kParamTable.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mrd::config {
+
+struct ParamDoc {
+  const char* name;
+  const char* defaultValue;
+  const char* description;
+};
+
+// Every variable the library understands, documented.
+const std::vector<ParamDoc>& paramTable();
+
+struct Params {
+  // Logging.
+  std::string debug = "WARN";   // MRD_DEBUG
+  std::string debugSubsys;      // MRD_DEBUG_SUBSYS
+  std::string debugFile;        // MRD_DEBUG_FILE
+  // Bootstrap.
+  std::string socketIfname;     // MRD_SOCKET_IFNAME
+  std::string commId;           // MRD_COMM_ID
+  // Transports.
+  std::string transports = "shm,tcp";  // MRD_TRANSPORTS
+  bool shmDisable = false;             // MRD_SHM_DISABLE
+  int64_t shmRingBytes = 1 << 20;      // MRD_SHM_RING_BYTES
+  int nsocksPerPeer = 1;               // MRD_NSOCKS_PER_PEER
+  int64_t sockBufBytes = 4 << 20;      // MRD_SOCKET_BUF_BYTES
+  // Algorithms and pipelining.
+  std::string algo;                    // MRD_ALGO
+  int nchannels = 2;                   // MRD_NCHANNELS
+  int64_t sliceBytes = 128 << 10;      // MRD_SLICE_BYTES
+  int sliceSlots = 8;                  // MRD_SLICE_SLOTS
+  int64_t channelMinBytes = 64 << 10;  // MRD_CHANNEL_MIN_BYTES
+  // Waiting.
+  int64_t timeoutMs = 300000;          // MRD_TIMEOUT_MS
+  int64_t spinUs = 50;                 // MRD_SPIN_US
+
+  // Variables that were set explicitly, "NAME=value", for the INFO log.
+  std::vector<std::string> explicitlySet;
+};
+
+// Parsed once (thread-safe) from the environment. Malformed values are
+// logged at WARN and replaced by the default.
+const Params& processParams();
+
+}  // namespace mrd::config

@@ -1,0 +1,171 @@
+// The communicator: who we are (rank, size), how we reach each peer (the
+// bootstrap and one connection per peer and channel), and how operations
+// run (planner + executor, serialised, plus an optional stream worker).
+// The C handle mrdComm_t points at one of these.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bootstrap/bootstrap.h"
+#include "config/params.h"
+#include "core/coll_request.h"
+#include "core/executor.h"
+#include "core/schedule.h"
+#include "core/status.h"
+#include "transport/transport.h"
+
+namespace mrd {
+
+class Stream;
+
+// Settings of one communicator: the process parameters, overridden by the
+// caller's mrdConfig_t.
+struct CommSettings {
+  int64_t timeoutMs = 0;
+  int nchannels = 1;
+  std::string name;
+};
+
+class Communicator {
+ public:
+  static constexpr uint32_t kMagic = 0x6d72636d;  // "mrcm"
+
+  Communicator() = default;
+  ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  // Joins the job: bootstrap, transport selection, connections. Blocking.
+  Status init(const mrdUniqueId& id, int nranks, int rank, const CommSettings& settings);
+
+  bool valid() const { return magic_ == kMagic; }
+  int rank() const { return rank_; }
+  int nranks() const { return nranks_; }
+  const CommSettings& settings() const { return settings_; }
+  bool finalized() const { return finalized_.load(); }
+  bool aborted() const { return abort_.load(); }
+
+  // Runs operations (one, or a group) in issue order. stream == nullptr:
+  // returns when they are done on this rank. Otherwise queued on the
+  // communicator's worker thread.
+  Status submit(std::vector<CollRequest> reqs, Stream* stream);
+  // Waits for queued stream work, then refuses new operations.
+  Status finalize();
+  // Makes every wait on this communicator (here and, through closed
+  // connections, at the peers) return an error, then waits for callers to leave.
+  void abort();
+
+  Status split(int color, int key, const CommSettings& settings, Communicator** out);
+
+  // User-defined reduction ops (PreMulSum).
+  Status createPreMulSum(double scalar, mrdRedOp_t* op);
+  Status destroyOp(mrdRedOp_t op);
+  Status reduceSpecOf(mrdRedOp_t op, ReduceSpec* spec) const;
+
+  void setError(const Status& st);
+  std::string lastError() const;
+  mrdResult_t asyncError() const { return asyncError_.load(); }
+
+  // Counts callers inside the communicator so abort/destroy wait for them.
+  class CallGuard {
+   public:
+    explicit CallGuard(Communicator* c) : c_(c) { c_->activeCalls_.fetch_add(1); }
+    ~CallGuard() { c_->activeCalls_.fetch_sub(1); }
+    CallGuard(const CallGuard&) = delete;
+    CallGuard& operator=(const CallGuard&) = delete;
+
+   private:
+    Communicator* c_;
+  };
+
+  // Stream bookkeeping (stream.cc).
+  void attachStream(Stream* s);
+  void detachStream(Stream* s);
+
+ private:
+  Status setupTransports();
+  Status execute(const std::vector<CollRequest>& reqs);
+  void workerLoop();
+  void stopWorker();
+  std::string describe(const std::vector<CollRequest>& reqs) const;
+
+  uint32_t magic_ = kMagic;
+  int rank_ = 0;
+  int nranks_ = 1;
+  CommSettings settings_;
+  std::string commTag_;
+  std::atomic<bool> abort_{false};
+  std::atomic<bool> finalized_{false};
+  std::atomic<mrdResult_t> asyncError_{mrdSuccess};
+  std::atomic<int> activeCalls_{0};
+
+  std::unique_ptr<bootstrap::Bootstrap> bootstrap_;
+  std::vector<std::unique_ptr<transport::Transport>> transports_;
+  transport::ConnectionTable conns_;
+  std::vector<std::vector<uint64_t>> sendSeq_, recvSeq_;
+  ExecutionEnv env_;
+
+  // Execution: one operation (or group) at a time.
+  std::mutex execMu_;
+  Schedule schedule_;
+  ScratchPool scratch_;
+  Executor executor_;
+  std::vector<bool> loggedAlgo_;
+  int8_t barrierBuf_[2] = {0, 0};
+
+  // The stream worker: started by the first mrdStreamCreate.
+  struct Job {
+    std::vector<CollRequest> reqs;
+    Stream* stream;
+  };
+  std::mutex workMu_;
+  std::condition_variable workCv_;
+  std::deque<Job> jobs_;
+  bool stopping_ = false;
+  bool jobRunning_ = false;
+  std::thread worker_;
+  std::vector<Stream*> streams_;
+
+  mutable std::mutex errMu_;
+  std::string lastError_;
+
+  mutable std::mutex opsMu_;
+  std::vector<ReduceSpec> userOps_;
+  std::vector<bool> userOpLive_;
+};
+
+// A stream: operations issued on it run in order on the communicator's
+// worker; Synchronize waits for them.
+class Stream {
+ public:
+  explicit Stream(Communicator* c) : comm_(c) {}
+  Communicator* comm() const { return comm_; }
+  void addPending();
+  void complete(const Status& st);
+  Status synchronize(int64_t timeoutMs);
+  mrdResult_t query();
+  void detach() { comm_ = nullptr; }
+
+ private:
+  Communicator* comm_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int pending_ = 0;
+  Status error_;
+};
+
+}  // namespace mrd
+
+// The opaque C handles.
+struct mrdComm : public mrd::Communicator {};
+struct mrdStream : public mrd::Stream {
+  using Stream::Stream;
+};

@@ -1,0 +1,212 @@
+// Running operations: planning (algorithm choice, schedule), execution,
+// the stream worker, and finalize.
+#include "core/algorithm.h"
+#include "core/comm.h"
+#include "core/datatype.h"
+#include "log/log.h"
+
+namespace mrd {
+
+std::string Communicator::describe(const std::vector<CollRequest>& reqs) const {
+  if (reqs.size() != 1) return "group of " + std::to_string(reqs.size()) + " operations";
+  const CollRequest& r = reqs[0];
+  std::string s = std::string(collName(r.kind)) + " of " + std::to_string(r.count) + " " +
+                  dataTypeName(r.type);
+  if (r.kind == CollKind::kSend) s += " to peer " + std::to_string(r.root);
+  if (r.kind == CollKind::kRecv) s += " from peer " + std::to_string(r.root);
+  return s;
+}
+
+Status Communicator::execute(const std::vector<CollRequest>& reqs) {
+  std::lock_guard<std::mutex> g(execMu_);
+  log::ScopedRank scoped(rank_);
+  if (abort_.load()) return remoteError("rank " + std::to_string(rank_) + ": communicator aborted");
+  schedule_.clear();
+  scratch_.releaseAll();
+  const config::Params& params = config::processParams();
+  PlanContext ctx;
+  ctx.rank = rank_;
+  ctx.nranks = nranks_;
+  ctx.nchannels = settings_.nchannels;
+  ctx.sliceBytes = static_cast<size_t>(params.sliceBytes);
+  ctx.sliceSlots = params.sliceSlots;
+  ctx.channelMinBytes = static_cast<size_t>(params.channelMinBytes);
+  ctx.scratch = &scratch_;
+  std::vector<const CollRequest*> selfSends;  // sends to this rank, matched in order
+  size_t selfRecvs = 0;
+  for (const CollRequest& original : reqs) {
+    CollRequest req = original;
+    if ((req.kind == CollKind::kSend || req.kind == CollKind::kRecv) && req.root == rank_) {
+      if (req.kind == CollKind::kSend) {
+        selfSends.push_back(&original);
+        continue;
+      }
+      if (selfRecvs >= selfSends.size()) {
+        return invalidUsage("rank " + std::to_string(rank_) +
+                            ": recv from self without an earlier send to self in the group");
+      }
+      const CollRequest* snd = selfSends[selfRecvs++];
+      if (snd->count * dataTypeSize(snd->type) != req.count * dataTypeSize(req.type)) {
+        return invalidUsage("rank " + std::to_string(rank_) + ": send to self and recv from self differ in size");
+      }
+      schedule_.beginOperation(req.type, req.reduce, nranks_);
+      schedule_.copy(req.recvbuf, snd->sendbuf, req.count * dataTypeSize(req.type), {});
+      continue;
+    }
+    if (req.kind == CollKind::kBarrier) {
+      // A barrier is a one-byte allreduce: nobody leaves before all arrived.
+      req.kind = CollKind::kAllReduce;
+      req.sendbuf = &barrierBuf_[0];
+      req.recvbuf = &barrierBuf_[1];
+      req.count = 1;
+      req.type = mrdInt8;
+      req.reduce = ReduceSpec{};
+    }
+    const Algorithm* algo = builtinAlgorithms().select(req, ctx, params.algo);
+    if (algo == nullptr) {
+      return internalError(std::string("no algorithm implements ") + collName(req.kind));
+    }
+    size_t kindIndex = static_cast<size_t>(req.kind);
+    if (kindIndex < loggedAlgo_.size() && !loggedAlgo_[kindIndex]) {
+      loggedAlgo_[kindIndex] = true;
+      if (rank_ == 0) MRD_LOG_INFO(kColl, "{}: algorithm {}", collName(req.kind), algo->name());
+    }
+    schedule_.beginOperation(req.type, req.reduce, nranks_);
+    MRD_TRY(algo->build(req, ctx, &schedule_));
+  }
+  if (selfRecvs != selfSends.size()) {
+    return invalidUsage("rank " + std::to_string(rank_) + ": send to self without a matching recv from self in the group");
+  }
+  if (schedule_.empty()) return Status::ok();
+  Status st = executor_.run(schedule_, env_, [&] { return describe(reqs); });
+  if (!st.isOk()) {
+    // The connections may hold half-sent messages now: the communicator
+    // cannot be trusted for more operations.
+    asyncError_.store(st.code());
+  }
+  return st;
+}
+
+Status Communicator::submit(std::vector<CollRequest> reqs, Stream* stream) {
+  if (asyncError_.load() != mrdSuccess) {
+    return Status(asyncError_.load(), "rank " + std::to_string(rank_) +
+                                          ": the communicator failed earlier (" + lastError() +
+                                          "); destroy or abort it");
+  }
+  if (stream == nullptr) {
+    bool queued;
+    {
+      std::lock_guard<std::mutex> g(workMu_);
+      queued = !jobs_.empty() || jobRunning_;
+    }
+    if (!queued) return execute(reqs);
+    // Earlier stream work must run first: wait for it through a private stream.
+    Stream inOrder(this);
+    inOrder.addPending();
+    {
+      std::lock_guard<std::mutex> g(workMu_);
+      jobs_.push_back(Job{std::move(reqs), &inOrder});
+    }
+    workCv_.notify_one();
+    return inOrder.synchronize(-1);
+  }
+  stream->addPending();
+  {
+    std::lock_guard<std::mutex> g(workMu_);
+    if (!worker_.joinable()) worker_ = std::thread([this] { workerLoop(); });
+    jobs_.push_back(Job{std::move(reqs), stream});
+  }
+  workCv_.notify_one();
+  return Status::ok();
+}
+
+void Communicator::workerLoop() {
+  std::unique_lock<std::mutex> lk(workMu_);
+  while (true) {
+    workCv_.wait(lk, [this] { return stopping_ || !jobs_.empty(); });
+    if (jobs_.empty()) return;  // stopping with nothing left
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    jobRunning_ = true;
+    lk.unlock();
+    Status st = stopping_ && abort_.load()
+                    ? remoteError("rank " + std::to_string(rank_) + ": communicator aborted")
+                    : execute(job.reqs);
+    if (!st.isOk()) setError(st);
+    job.stream->complete(st);
+    lk.lock();
+    jobRunning_ = false;
+  }
+}
+
+void Communicator::stopWorker() {
+  {
+    std::lock_guard<std::mutex> g(workMu_);
+    stopping_ = true;
+  }
+  workCv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+Status Communicator::finalize() {
+  Stream flush(this);
+  bool needFlush;
+  {
+    std::lock_guard<std::mutex> g(workMu_);
+    needFlush = !jobs_.empty() || jobRunning_;
+    if (needFlush) {
+      flush.addPending();
+      jobs_.push_back(Job{{}, &flush});
+    }
+  }
+  workCv_.notify_one();
+  Status st = needFlush ? flush.synchronize(-1) : Status::ok();
+  finalized_.store(true);
+  return st;
+}
+
+void Communicator::attachStream(Stream* s) {
+  std::lock_guard<std::mutex> g(workMu_);
+  streams_.push_back(s);
+}
+
+void Communicator::detachStream(Stream* s) {
+  std::lock_guard<std::mutex> g(workMu_);
+  streams_.erase(std::remove(streams_.begin(), streams_.end(), s), streams_.end());
+}
+
+void Stream::addPending() {
+  std::lock_guard<std::mutex> g(mu_);
+  ++pending_;
+}
+
+void Stream::complete(const Status& st) {
+  std::lock_guard<std::mutex> g(mu_);
+  --pending_;
+  if (!st.isOk() && error_.isOk()) error_ = st;
+  // Waking the synchronizing thread for every operation would cost a
+  // context switch each; it only cares about the last one.
+  if (pending_ == 0) cv_.notify_all();
+}
+
+Status Stream::synchronize(int64_t timeoutMs) {
+  std::unique_lock<std::mutex> lk(mu_);
+  // The operations themselves time out; this bound only guards against a
+  // worker that stopped (communicator destroyed) with work left.
+  auto done = [this] { return pending_ == 0; };
+  if (timeoutMs < 0) {
+    cv_.wait(lk, done);
+  } else if (!cv_.wait_for(lk, std::chrono::milliseconds(timeoutMs), done)) {
+    return timeoutError("stream synchronize: work still pending after " +
+                        std::to_string(timeoutMs) + " ms");
+  }
+  return error_;
+}
+
+mrdResult_t Stream::query() {
+  std::lock_guard<std::mutex> g(mu_);
+  if (pending_ > 0) return mrdInProgress;
+  return error_.code();
+}
+
+}  // namespace mrd

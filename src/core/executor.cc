@@ -1,0 +1,225 @@
+#include "core/executor.h"
+
+#include <poll.h>
+#include <sched.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "core/datatype.h"
+#include "core/reduce.h"
+
+namespace mrd {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t usSince(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count();
+}
+
+bool isTransfer(StepKind k) { return k == StepKind::kSend || k == StepKind::kRecv; }
+
+}  // namespace
+
+void Executor::prepare(const Schedule& s, const ExecutionEnv& env) {
+  const auto& steps = s.steps();
+  const auto& deps = s.deps();
+  const size_t n = steps.size();
+  waiting_.assign(n, 0);
+  done_.assign(n, 0);
+  local_.assign(n, 0);
+  requests_.assign(n, transport::Request{});
+  succBegin_.assign(n + 1, 0);
+  ready_.clear();
+  doneCount_ = 0;
+  // Successor lists in CSR form: count, prefix-sum, fill.
+  for (size_t i = 0; i < n; ++i) {
+    waiting_[i] = steps[i].depCount;
+    for (uint32_t d = 0; d < steps[i].depCount; ++d) ++succBegin_[deps[steps[i].depBegin + d] + 1];
+  }
+  for (size_t i = 0; i < n; ++i) succBegin_[i + 1] += succBegin_[i];
+  succ_.assign(succBegin_[n], 0);
+  std::vector<uint32_t>& fill = fill_;
+  fill.assign(succBegin_.begin(), succBegin_.end() - 1);
+  for (size_t i = 0; i < n; ++i) {
+    for (uint32_t d = 0; d < steps[i].depCount; ++d) {
+      succ_[fill[deps[steps[i].depBegin + d]]++] = static_cast<uint32_t>(i);
+    }
+  }
+  // One queue per (peer, channel, direction) that this schedule uses.
+  const size_t keys = static_cast<size_t>(env.nranks) * env.nchannels * 2;
+  queueOf_.assign(keys, -1);
+  queues_.clear();
+  activeConns_.clear();
+  for (size_t i = 0; i < n; ++i) {
+    const Step& st = steps[i];
+    if (!isTransfer(st.kind)) {
+      local_[i] = 1;
+      if (waiting_[i] == 0) ready_.push_back(static_cast<int>(i));
+      continue;
+    }
+    bool send = st.kind == StepKind::kSend;
+    size_t key = (static_cast<size_t>(st.peer) * env.nchannels + st.channel) * 2 + (send ? 1 : 0);
+    if (queueOf_[key] < 0) {
+      queueOf_[key] = static_cast<int>(queues_.size());
+      Queue q;
+      q.conn = (*env.conns)[static_cast<size_t>(st.peer)][static_cast<size_t>(st.channel)].get();
+      q.isSend = send;
+      queues_.push_back(std::move(q));
+      bool known = false;
+      for (auto* c : activeConns_) known = known || c == queues_.back().conn;
+      if (!known) activeConns_.push_back(queues_.back().conn);
+    }
+    queues_[static_cast<size_t>(queueOf_[key])].steps.push_back(static_cast<int>(i));
+  }
+}
+
+void Executor::markDone(int step) {
+  done_[static_cast<size_t>(step)] = 1;
+  ++doneCount_;
+  for (uint32_t j = succBegin_[static_cast<size_t>(step)]; j < succBegin_[static_cast<size_t>(step) + 1]; ++j) {
+    uint32_t next = succ_[j];
+    if (--waiting_[next] == 0 && local_[next]) ready_.push_back(static_cast<int>(next));
+  }
+}
+
+void Executor::runLocal(const Schedule& s, int i) {
+  const Step& st = s.steps()[static_cast<size_t>(i)];
+  switch (st.kind) {
+    case StepKind::kCopy:
+      std::memmove(st.dst, st.a, st.bytes);
+      break;
+    case StepKind::kReduce: {
+      const auto& t = s.typedFor(static_cast<size_t>(i));
+      reduceArrays(st.dst, st.a, st.b, st.count, t.type, t.spec.kind);
+      break;
+    }
+    case StepKind::kScale: {
+      const auto& t = s.typedFor(static_cast<size_t>(i));
+      scaleInto(st.dst, st.a, st.count, t.type, t.spec.scalar);
+      break;
+    }
+    case StepKind::kDivide: {
+      const auto& t = s.typedFor(static_cast<size_t>(i));
+      divideInPlace(st.dst, st.count, t.type, t.nranks);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+Status Executor::postReady(const Schedule& s, const ExecutionEnv& env, bool* moved) {
+  for (Queue& q : queues_) {
+    while (q.posted < q.steps.size()) {
+      int i = q.steps[q.posted];
+      if (waiting_[static_cast<size_t>(i)] != 0) break;
+      const Step& st = s.steps()[static_cast<size_t>(i)];
+      transport::Request& r = requests_[static_cast<size_t>(i)];
+      auto& seq = q.isSend ? *env.sendSeq : *env.recvSeq;
+      r.tag = seq[static_cast<size_t>(st.peer)][static_cast<size_t>(st.channel)]++;
+      r.bytes = st.bytes;
+      if (q.isSend) {
+        r.buf = const_cast<void*>(st.a);
+        MRD_TRY(q.conn->postSend(&r));
+      } else {
+        r.buf = st.dst;
+        MRD_TRY(q.conn->postRecv(&r));
+      }
+      ++q.posted;
+      *moved = true;
+    }
+  }
+  return Status::ok();
+}
+
+Status Executor::progressConnections(bool* moved) {
+  for (auto* c : activeConns_) MRD_TRY(c->progress(moved));
+  return Status::ok();
+}
+
+void Executor::collectCompletions(bool* moved) {
+  for (Queue& q : queues_) {
+    while (q.completed < q.posted && requests_[static_cast<size_t>(q.steps[q.completed])].done) {
+      markDone(q.steps[q.completed]);
+      ++q.completed;
+      *moved = true;
+    }
+  }
+}
+
+void Executor::idle(const ExecutionEnv& env, bool* moved, Status* err) {
+  transport::Transport* bell = nullptr;
+  for (auto* t : env.transports) {
+    if (t->hasDoorbell()) bell = t;
+  }
+  pollFds_.clear();
+  for (auto* c : activeConns_) c->addPollFds(&pollFds_);
+  if (bell != nullptr) {
+    bell->prepareSleep();
+    *err = progressConnections(moved);
+    if (!*moved && err->isOk()) bell->sleep(pollFds_.empty() ? 20000 : 1000);
+    bell->endSleep();
+  }
+  if (!*moved && err->isOk() && !pollFds_.empty()) {
+    poll(pollFds_.data(), pollFds_.size(), bell != nullptr ? 0 : 20);
+  }
+}
+
+Status Executor::stuckError(const Schedule& s, const ExecutionEnv& env, const Describe& what,
+                            int64_t waitedMs) const {
+  std::string detail = "no step is waiting on a peer";
+  for (const Queue& q : queues_) {
+    if (q.completed < q.steps.size()) {
+      const Step& st = s.steps()[static_cast<size_t>(q.steps[q.completed])];
+      detail = std::string("waiting to ") + (q.isSend ? "send " : "receive ") +
+               std::to_string(st.bytes) + " bytes " + (q.isSend ? "to" : "from") + " peer " +
+               std::to_string(st.peer) + " on channel " + std::to_string(st.channel);
+      break;
+    }
+  }
+  return timeoutError("rank " + std::to_string(env.rank) + ": " + what() + ": no progress for " +
+                      std::to_string(waitedMs) + " ms (MRD_TIMEOUT_MS), " + detail);
+}
+
+Status Executor::run(const Schedule& s, const ExecutionEnv& env, const Describe& what) {
+  prepare(s, env);
+  const size_t total = s.steps().size();
+  auto lastMove = Clock::now();
+  while (doneCount_ < total) {
+    if (env.abort != nullptr && env.abort->load(std::memory_order_relaxed)) {
+      return remoteError("rank " + std::to_string(env.rank) + ": " + what() +
+                         ": the communicator was aborted");
+    }
+    bool moved = false;
+    while (!ready_.empty()) {
+      int i = ready_.back();
+      ready_.pop_back();
+      runLocal(s, i);
+      markDone(i);
+      moved = true;
+    }
+    Status st = postReady(s, env, &moved);
+    if (st.isOk()) st = progressConnections(&moved);
+    if (!st.isOk()) return st.withContext(what());
+    collectCompletions(&moved);
+    if (moved) {
+      lastMove = Clock::now();
+      continue;
+    }
+    int64_t waited = usSince(lastMove);
+    if (waited < env.spinUs) {
+      sched_yield();
+      continue;
+    }
+    if (waited / 1000 >= env.timeoutMs) return stuckError(s, env, what, waited / 1000);
+    idle(env, &moved, &st);
+    if (!st.isOk()) return st.withContext(what());
+    collectCompletions(&moved);
+    if (moved) lastMove = Clock::now();
+  }
+  return Status::ok();
+}
+
+}  // namespace mrd

@@ -1,0 +1,75 @@
+// The executor runs one Schedule to completion for one rank: it starts each
+// step when its dependencies are done, keeps transfers to each (peer,
+// channel) in schedule order, drives the connections, and waits without
+// burning a core: it polls (yielding) for MRD_SPIN_US after the last
+// progress, then sleeps on the shm doorbell or in poll() on the sockets.
+// It gives up after MRD_TIMEOUT_MS without progress, or at once on abort,
+// with a message naming the rank, the peer and the step.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/schedule.h"
+#include "transport/transport.h"
+
+namespace mrd {
+
+struct ExecutionEnv {
+  int rank = 0;
+  int nranks = 1;
+  int nchannels = 1;
+  transport::ConnectionTable* conns = nullptr;        // [peer][channel]
+  std::vector<transport::Transport*> transports;      // those in use
+  std::vector<std::vector<uint64_t>>* sendSeq = nullptr;  // [peer][channel] message tags
+  std::vector<std::vector<uint64_t>>* recvSeq = nullptr;
+  const std::atomic<bool>* abort = nullptr;
+  int64_t timeoutMs = 0;
+  int64_t spinUs = 0;
+};
+
+class Executor {
+ public:
+  // Blocks until every step is done or an error occurs. `what` names the
+  // operation in error messages ("allreduce of 1024 float"); it is only
+  // called on the error path.
+  using Describe = std::function<std::string()>;
+  Status run(const Schedule& schedule, const ExecutionEnv& env, const Describe& what);
+
+ private:
+  struct Queue {  // transfers on one (peer, channel, direction), in order
+    std::vector<int> steps;
+    size_t posted = 0;
+    size_t completed = 0;
+    transport::Connection* conn = nullptr;
+    bool isSend = false;
+  };
+
+  void prepare(const Schedule& s, const ExecutionEnv& env);
+  void markDone(int step);
+  void runLocal(const Schedule& s, int step);
+  Status postReady(const Schedule& s, const ExecutionEnv& env, bool* moved);
+  Status progressConnections(bool* moved);
+  void collectCompletions(bool* moved);
+  void idle(const ExecutionEnv& env, bool* moved, Status* err);
+  Status stuckError(const Schedule& s, const ExecutionEnv& env, const Describe& what,
+                    int64_t waitedMs) const;
+
+  // Reused from run to run so a steady stream of operations does not allocate.
+  std::vector<uint32_t> waiting_;   // unfinished dependencies per step
+  std::vector<uint32_t> succBegin_, succ_;
+  std::vector<uint8_t> done_;
+  std::vector<transport::Request> requests_;
+  std::vector<int> ready_;          // local steps whose dependencies are done
+  std::vector<Queue> queues_;
+  std::vector<int> queueOf_;        // key (peer, channel, dir) -> index in queues_
+  std::vector<transport::Connection*> activeConns_;
+  std::vector<pollfd> pollFds_;
+  std::vector<uint32_t> fill_;   // cursors while building succ_
+  std::vector<uint8_t> local_;   // step runs on this rank (copy, reduce, ...)
+  size_t doneCount_ = 0;
+};
+
+}  // namespace mrd

@@ -1,0 +1,118 @@
+// The transport interface: how bytes move between two ranks. Modelled on
+// NCCL's net plug-in table, reduced to what the executor needs:
+//
+//   Transport  - one per kind (shm, tcp, ...); says which peers it can reach,
+//                and sets up Connections collectively during init.
+//   Connection - one peer, one channel, both directions. Messages are tagged;
+//                per direction they complete in the order they were posted.
+//
+// Everything here is non-blocking except Transport::connect (collective, with
+// a deadline) and Transport::sleep (bounded). All calls on a communicator's
+// connections come from one thread at a time (the progress engine).
+#pragma once
+
+#include <poll.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace mrd::bootstrap {
+class Bootstrap;
+}
+namespace mrd::config {
+struct Params;
+}
+
+namespace mrd::transport {
+
+// One message in flight. The caller owns it and its buffer until done is
+// true; the transport only reads/writes `progressed` and `done`.
+struct Request {
+  uint64_t tag = 0;
+  void* buf = nullptr;  // send: source (not written), recv: destination
+  size_t bytes = 0;
+  size_t progressed = 0;
+  bool done = false;
+};
+
+// Result of a probe: a timestamped round trip on one connection.
+struct ProbeSample {
+  uint64_t sentNs = 0;   // CLOCK_MONOTONIC when the ping left
+  uint64_t rttNs = 0;    // 0 while the pong has not come back
+};
+
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual int peer() const = 0;
+  // Queue a message. The tags of a send and of the matching receive must be
+  // equal and so must their byte counts; a mismatch fails with an error
+  // naming the peer. Never blocks.
+  virtual Status postSend(Request* r) = 0;
+  virtual Status postRecv(Request* r) = 0;
+  // Moves whatever bytes can move now; sets *moved when anything did.
+  virtual Status progress(bool* moved) = 0;
+  // Sends a timestamped ping; the answer arrives while progress() runs on
+  // both sides and is reported by lastProbe().
+  virtual Status probe() = 0;
+  virtual ProbeSample lastProbe() const = 0;
+  // Appends the descriptors to poll while this connection has work pending
+  // (none for transports that wake sleepers through a doorbell instead).
+  virtual void addPollFds(std::vector<pollfd>* fds) const { (void)fds; }
+};
+
+using ConnectionTable = std::vector<std::vector<std::unique_ptr<Connection>>>;  // [peer][channel]
+
+struct SetupContext {
+  bootstrap::Bootstrap* bootstrap = nullptr;
+  const config::Params* params = nullptr;
+  std::string commTag;          // unique per communicator: names shm segments
+  int nchannels = 1;
+  std::vector<bool> useFor;     // [peer]: this transport was chosen for that peer
+  int timeoutMs = 0;
+  const std::atomic<bool>* abort = nullptr;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual const char* name() const = 0;
+  // False when it cannot work on this machine at all (disabled, no device).
+  virtual bool viable() const = 0;
+  // Whether a connection from this rank to `peer` is possible.
+  virtual bool canReach(const bootstrap::Bootstrap& b, int peer) const = 0;
+  // Collective over the communicator: every rank calls it, even with no
+  // peer to serve. Fills (*conns)[peer][channel] for the peers in useFor.
+  virtual Status connect(const SetupContext& ctx, ConnectionTable* conns) = 0;
+  // Sleeping without losing a wake-up: prepareSleep() announces that this
+  // rank is about to sleep, the engine then polls every connection once more,
+  // and only if nothing moved calls sleep(), which returns after timeoutUs or
+  // as soon as a peer on this transport rang the doorbell since prepareSleep.
+  // Transports without a doorbell do nothing here (the engine polls fds).
+  virtual bool hasDoorbell() const { return false; }
+  virtual void prepareSleep() {}
+  virtual void sleep(int timeoutUs) { (void)timeoutUs; }
+  virtual void endSleep() {}
+  // Memory registration (RDMA needs it; shm and tcp do not).
+  virtual Status registerMemory(void* buf, size_t bytes, void** handle) {
+    (void)buf; (void)bytes;
+    *handle = nullptr;
+    return Status::ok();
+  }
+  virtual Status deregisterMemory(void* handle) {
+    (void)handle;
+    return Status::ok();
+  }
+  // Makes peers fail fast (they see the connection close) and wakes sleepers.
+  virtual void abort() = 0;
+};
+
+// Built-in transports, in the default order of preference.
+std::vector<std::unique_ptr<Transport>> makeBuiltinTransports(const config::Params& params);
+
+}  // namespace mrd::transport

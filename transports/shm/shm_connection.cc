@@ -1,0 +1,198 @@
+#include "shm_connection.h"
+
+#include <linux/futex.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace mrd::transport::shm {
+namespace {
+
+constexpr uint32_t kData = 0, kPing = 1, kPong = 2;
+
+uint64_t nowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// Copies up to len bytes into the ring; returns how many fit.
+size_t ringWrite(const RingView& r, const char* src, size_t len) {
+  uint64_t head = r.hdr->head.load(std::memory_order_relaxed);
+  uint64_t tail = r.hdr->tail.load(std::memory_order_acquire);
+  size_t n = std::min(len, static_cast<size_t>(r.cap - (head - tail)));
+  if (n == 0) return 0;
+  size_t at = static_cast<size_t>(head % r.cap);
+  size_t first = std::min(n, r.cap - at);
+  std::memcpy(r.data + at, src, first);
+  if (n > first) std::memcpy(r.data, src + first, n - first);
+  r.hdr->head.store(head + n, std::memory_order_release);
+  return n;
+}
+
+size_t ringRead(const RingView& r, char* dst, size_t len) {
+  uint64_t tail = r.hdr->tail.load(std::memory_order_relaxed);
+  uint64_t head = r.hdr->head.load(std::memory_order_acquire);
+  size_t n = std::min(len, static_cast<size_t>(head - tail));
+  if (n == 0) return 0;
+  size_t at = static_cast<size_t>(tail % r.cap);
+  size_t first = std::min(n, r.cap - at);
+  std::memcpy(dst, r.data + at, first);
+  if (n > first) std::memcpy(dst + first, r.data, n - first);
+  r.hdr->tail.store(tail + n, std::memory_order_release);
+  return n;
+}
+
+}  // namespace
+
+void wakeOwner(SegmentHeader* seg) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (seg->sleeping.load(std::memory_order_relaxed) == 0) return;
+  seg->doorbell.fetch_add(1, std::memory_order_seq_cst);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&seg->doorbell), FUTEX_WAKE, INT32_MAX, nullptr,
+          nullptr, 0);
+}
+
+ShmConnection::ShmConnection(int peer, int self, RingView out, RingView in,
+                             SegmentHeader* peerSeg, SegmentHeader* ownSeg)
+    : peer_(peer), self_(self), out_(out), in_(in), peerSeg_(peerSeg), ownSeg_(ownSeg) {}
+
+Status ShmConnection::peerError(const std::string& what) const {
+  return remoteError("rank " + std::to_string(self_) + " <-> peer " + std::to_string(peer_) +
+                     " (shm): " + what);
+}
+
+Status ShmConnection::postSend(Request* r) {
+  r->progressed = 0;
+  r->done = false;
+  sends_.push(OutMsg{r, ShmWireHeader{r->tag, r->bytes, kData, 0, 0}});
+  return Status::ok();
+}
+
+Status ShmConnection::postRecv(Request* r) {
+  r->progressed = 0;
+  r->done = false;
+  recvs_.push(r);
+  return Status::ok();
+}
+
+Status ShmConnection::probe() {
+  uint64_t t = nowNs();
+  probe_ = ProbeSample{t, 0};
+  sends_.push(OutMsg{nullptr, ShmWireHeader{0, 0, kPing, 0, t}});
+  return Status::ok();
+}
+
+Status ShmConnection::progressSend(bool* moved) {
+  bool wrote = false;
+  while (!sends_.empty()) {
+    OutMsg& m = sends_.front();
+    constexpr size_t kHdr = sizeof(ShmWireHeader);
+    if (sendDone_ < kHdr) {
+      size_t n = ringWrite(out_, reinterpret_cast<const char*>(&m.hdr) + sendDone_, kHdr - sendDone_);
+      sendDone_ += n;
+      wrote = wrote || n > 0;
+      if (sendDone_ < kHdr) break;
+    }
+    size_t len = m.req != nullptr ? m.req->bytes : 0;
+    size_t done = sendDone_ - kHdr;
+    if (done < len) {
+      size_t n = ringWrite(out_, static_cast<const char*>(m.req->buf) + done, len - done);
+      sendDone_ += n;
+      m.req->progressed += n;
+      wrote = wrote || n > 0;
+      if (sendDone_ - kHdr < len) break;
+    }
+    if (m.req != nullptr) m.req->done = true;
+    sendDone_ = 0;
+    sends_.pop();
+  }
+  if (wrote) {
+    *moved = true;
+    wakeOwner(peerSeg_);
+  }
+  return Status::ok();
+}
+
+Status ShmConnection::progressRecv(bool* moved) {
+  bool read = false;
+  Status st = Status::ok();
+  while (true) {
+    constexpr size_t kHdr = sizeof(ShmWireHeader);
+    if (inHdrGot_ < kHdr) {
+      size_t n = ringRead(in_, reinterpret_cast<char*>(&inHdr_) + inHdrGot_, kHdr - inHdrGot_);
+      inHdrGot_ += n;
+      read = read || n > 0;
+      if (inHdrGot_ < kHdr) break;
+      if (inHdr_.kind == kPing) {
+        sends_.push(OutMsg{nullptr, ShmWireHeader{0, 0, kPong, 0, inHdr_.stampNs}});
+        inHdrGot_ = 0;
+        continue;
+      }
+      if (inHdr_.kind == kPong) {
+        if (inHdr_.stampNs == probe_.sentNs) probe_.rttNs = nowNs() - probe_.sentNs;
+        inHdrGot_ = 0;
+        continue;
+      }
+      if (inHdr_.kind != kData) {
+        st = peerError("corrupt message header (kind " + std::to_string(inHdr_.kind) + ")");
+        break;
+      }
+    }
+    if (recvs_.empty()) break;
+    Request* r = recvs_.front();
+    if (recvDone_ == 0 && (inHdr_.tag != r->tag || inHdr_.bytes != r->bytes)) {
+      st = peerError("message mismatch: expected tag " + std::to_string(r->tag) + " of " +
+                     std::to_string(r->bytes) + " bytes, got tag " + std::to_string(inHdr_.tag) +
+                     " of " + std::to_string(inHdr_.bytes) +
+                     " bytes (operations issued in a different order on the two ranks?)");
+      break;
+    }
+    if (recvDone_ < r->bytes) {
+      size_t n = ringRead(in_, static_cast<char*>(r->buf) + recvDone_, r->bytes - recvDone_);
+      recvDone_ += n;
+      r->progressed = recvDone_;
+      read = read || n > 0;
+      if (recvDone_ < r->bytes) break;
+    }
+    r->done = true;
+    recvs_.pop();
+    recvDone_ = 0;
+    inHdrGot_ = 0;
+  }
+  if (read) {
+    *moved = true;
+    wakeOwner(peerSeg_);  // the peer may be waiting for ring space
+  }
+  return st;
+}
+
+Status ShmConnection::checkPeer() {
+  if (peerSeg_->aborted.load(std::memory_order_relaxed) != 0) {
+    return peerError("the peer aborted its communicator");
+  }
+  if (kill(peerSeg_->pid, 0) != 0 && errno == ESRCH) {
+    return peerError("the peer process " + std::to_string(peerSeg_->pid) + " is gone");
+  }
+  return Status::ok();
+}
+
+Status ShmConnection::progress(bool* moved) {
+  bool local = false;
+  MRD_TRY(progressRecv(&local));
+  MRD_TRY(progressSend(&local));
+  if (local) {
+    *moved = true;
+    idleCalls_ = 0;
+  } else if ((!sends_.empty() || !recvs_.empty()) && (++idleCalls_ & 255) == 0) {
+    MRD_TRY(checkPeer());
+  }
+  return Status::ok();
+}
+
+}  // namespace mrd::transport::shm

@@ -1,0 +1,73 @@
+// The shared-memory layout: one segment per rank and communicator, holding
+// that rank's inbound rings, one per (sender rank, channel), and a header
+// with the doorbell peers ring when they give it data or free ring space.
+//
+// Segments are created, mapped by every peer, and unlinked at the end of
+// setup, so a crash later leaves nothing in /dev/shm; leftovers of a crash
+// during setup are removed by the next init (their owner pid is gone).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+
+namespace mrd::transport::shm {
+
+constexpr uint32_t kSegmentMagic = 0x4d524453;  // "MRDS"
+
+struct alignas(64) SegmentHeader {
+  uint32_t magic;
+  int32_t pid;
+  std::atomic<uint32_t> doorbell;  // futex word
+  std::atomic<uint32_t> sleeping;  // the owner waits on the doorbell
+  std::atomic<uint32_t> aborted;   // the owner aborted: peers fail fast
+};
+
+struct alignas(64) RingHeader {
+  alignas(64) std::atomic<uint64_t> head;  // bytes written, by the sender
+  alignas(64) std::atomic<uint64_t> tail;  // bytes consumed, by the receiver
+};
+
+struct SegmentLayout {
+  int nranks = 0;
+  int nchannels = 0;
+  size_t ringBytes = 0;
+  size_t ringStride() const { return sizeof(RingHeader) + ringBytes; }
+  size_t totalBytes() const {
+    return sizeof(SegmentHeader) + static_cast<size_t>(nranks) * nchannels * ringStride();
+  }
+  size_t ringOffset(int sender, int channel) const {
+    return sizeof(SegmentHeader) +
+           (static_cast<size_t>(sender) * nchannels + channel) * ringStride();
+  }
+};
+
+std::string segmentName(int ownerPid, const std::string& commTag, int rank);
+
+// A mapping that unmaps itself (and unlinks the name if still owned).
+class Segment {
+ public:
+  Segment() = default;
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  Status create(const std::string& name, size_t bytes);
+  Status open(const std::string& name, size_t bytes);
+  void unlink();
+  char* base() const { return base_; }
+  SegmentHeader* header() const { return reinterpret_cast<SegmentHeader*>(base_); }
+
+ private:
+  std::string name_;
+  char* base_ = nullptr;
+  size_t bytes_ = 0;
+  bool owned_ = false;
+};
+
+// Removes /dev/shm/mrd-<pid>-* whose pid no longer runs.
+void removeStaleSegments();
+
+}  // namespace mrd::transport::shm

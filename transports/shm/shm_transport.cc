@@ -1,0 +1,123 @@
+#include "shm_transport.h"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <mutex>
+
+#include "bootstrap/bootstrap.h"
+#include "config/params.h"
+#include "log/log.h"
+#include "shm_connection.h"
+#include "shm_segment.h"
+
+namespace mrd::transport::shm {
+namespace {
+
+class ShmTransport : public Transport {
+ public:
+  explicit ShmTransport(bool disabled) : disabled_(disabled) {}
+  const char* name() const override { return "shm"; }
+  bool viable() const override { return !disabled_; }
+  bool canReach(const bootstrap::Bootstrap& b, int peer) const override {
+    return b.sameHost(b.rank(), peer);
+  }
+  Status connect(const SetupContext& ctx, ConnectionTable* conns) override;
+
+  bool hasDoorbell() const override { return own_ != nullptr; }
+  void prepareSleep() override {
+    SegmentHeader* h = own_->header();
+    h->sleeping.store(1, std::memory_order_seq_cst);
+    bell_ = h->doorbell.load(std::memory_order_seq_cst);
+  }
+  void sleep(int timeoutUs) override {
+    timespec ts{timeoutUs / 1000000, static_cast<long>(timeoutUs % 1000000) * 1000};
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&own_->header()->doorbell), FUTEX_WAIT, bell_,
+            &ts, nullptr, 0);
+  }
+  void endSleep() override { own_->header()->sleeping.store(0, std::memory_order_relaxed); }
+
+  void abort() override {
+    if (own_ == nullptr) return;
+    own_->header()->aborted.store(1);
+    wakeOwner(own_->header());
+    for (auto& p : peers_) {
+      if (p) wakeOwner(p->header());
+    }
+  }
+
+ private:
+  bool disabled_;
+  std::unique_ptr<Segment> own_;
+  std::vector<std::unique_ptr<Segment>> peers_;
+  uint32_t bell_ = 0;
+};
+
+Status ShmTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
+  bootstrap::Bootstrap& b = *ctx.bootstrap;
+  const int me = b.rank(), n = b.nranks();
+  bool needed = false;
+  for (bool u : ctx.useFor) needed = needed || u;
+
+  SegmentLayout layout;
+  layout.nranks = n;
+  layout.nchannels = ctx.nchannels;
+  layout.ringBytes = static_cast<size_t>(ctx.params->shmRingBytes);
+  if (needed) {
+    removeStaleSegments();
+    own_ = std::make_unique<Segment>();
+    MRD_TRY(own_->create(segmentName(getpid(), ctx.commTag, me), layout.totalBytes())
+                .withContext("rank " + std::to_string(me)));
+    SegmentHeader* h = own_->header();
+    h->magic = kSegmentMagic;
+    h->pid = getpid();
+    h->doorbell.store(0);
+    h->sleeping.store(0);
+    h->aborted.store(0);
+  }
+  // Everyone learns everyone's pid (segment names), maps its peers', and
+  // only then are the names removed.
+  std::vector<int32_t> pids(static_cast<size_t>(n), 0);
+  pids[static_cast<size_t>(me)] = getpid();
+  MRD_TRY(b.allgather(pids.data(), sizeof(int32_t)));
+  peers_.resize(static_cast<size_t>(n));
+  Status st = Status::ok();
+  for (int p = 0; p < n && st.isOk(); ++p) {
+    if (!ctx.useFor[static_cast<size_t>(p)]) continue;
+    peers_[static_cast<size_t>(p)] = std::make_unique<Segment>();
+    st = peers_[static_cast<size_t>(p)]->open(
+        segmentName(pids[static_cast<size_t>(p)], ctx.commTag, p), layout.totalBytes());
+    if (st.isOk() && peers_[static_cast<size_t>(p)]->header()->magic != kSegmentMagic) {
+      st = internalError("segment of peer " + std::to_string(p) + " has a bad magic");
+    }
+    if (!st.isOk()) st = st.withContext("rank " + std::to_string(me) + " mapping peer " + std::to_string(p));
+  }
+  Status bs = b.barrier();
+  if (own_) own_->unlink();
+  MRD_TRY(st);
+  MRD_TRY(bs);
+  for (int p = 0; p < n; ++p) {
+    if (!ctx.useFor[static_cast<size_t>(p)]) continue;
+    Segment& peerSeg = *peers_[static_cast<size_t>(p)];
+    for (int c = 0; c < ctx.nchannels; ++c) {
+      RingView out{reinterpret_cast<RingHeader*>(peerSeg.base() + layout.ringOffset(me, c)),
+                   peerSeg.base() + layout.ringOffset(me, c) + sizeof(RingHeader),
+                   layout.ringBytes};
+      RingView in{reinterpret_cast<RingHeader*>(own_->base() + layout.ringOffset(p, c)),
+                  own_->base() + layout.ringOffset(p, c) + sizeof(RingHeader), layout.ringBytes};
+      (*conns)[static_cast<size_t>(p)][static_cast<size_t>(c)] =
+          std::make_unique<ShmConnection>(p, me, out, in, peerSeg.header(), own_->header());
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> makeShmTransport(bool disabled) {
+  return std::make_unique<ShmTransport>(disabled);
+}
+
+}  // namespace mrd::transport::shm
