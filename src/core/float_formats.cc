@@ -56,8 +56,7 @@ inline float halfToFloatImpl(uint16_t h) {
   // Inf and NaN keep an all-ones exponent; the NaN payload moves along with the mantissa.
   const uint32_t special = (em << 13) | kF32Inf;
   // Subnormal m * 2^-24, computed exactly as 2^-14 * (1 + m/1024) - 2^-14 (all float normals).
-  const uint32_t sub =
-      bitsOf(floatOf((em << 13) + exponentBits(113)) - floatOf(exponentBits(113)));
+  const uint32_t sub = bitsOf(floatOf((em << 13) + exponentBits(113)) - floatOf(exponentBits(113)));
   uint32_t r = select(em >= 0x7c00u, special, normal);
   r = select(em < 0x0400u, sub, r);
   return floatOf(r | sign);
@@ -73,8 +72,8 @@ inline uint16_t floatToHalfImpl(float f) {
   // truncating shift rounds to nearest even. Carries into the exponent are the right answer,
   // including the carry from 65504 + ulp/2 into infinity; larger inputs clamp to infinity.
   // (For inputs below the half normal range this wraps, but then it is not selected.)
-  const uint32_t normal = minU32(
-      (x - exponentBits(127 - 15) + 0x0fffu + ((x >> 13) & 1u)) >> 13, 0x7c00u);
+  const uint32_t normal =
+      minU32((x - exponentBits(127 - 15) + 0x0fffu + ((x >> 13) & 1u)) >> 13, 0x7c00u);
   // Below 2^-14: adding 0.5 (whose ulp is 2^-24, the half subnormal step) makes the FPU round
   // to a multiple of 2^-24 for us; the low bits are then the subnormal mantissa (up to 0x400,
   // which is correctly the smallest normal).
@@ -106,8 +105,7 @@ inline float fp8e4m3ToFloatImpl(uint8_t v) {
   const uint32_t em = v & 0x7fu;
   const uint32_t normal = (em << 20) + exponentBits(127 - 7);
   // Subnormal m * 2^-9 = 2^-6 * (1 + m/8) - 2^-6.
-  const uint32_t sub =
-      bitsOf(floatOf((em << 20) + exponentBits(121)) - floatOf(exponentBits(121)));
+  const uint32_t sub = bitsOf(floatOf((em << 20) + exponentBits(121)) - floatOf(exponentBits(121)));
   uint32_t r = select(em < 0x08u, sub, normal);
   r = select(em == 0x7fu, kF32QuietNan, r);
   return floatOf(r | sign);

@@ -60,22 +60,30 @@ inline T wrapMul(T a, T b) {
 
 struct SumOp {
   template <typename T>
-  static T apply(T a, T b) { return wrapAdd(a, b); }
+  static T apply(T a, T b) {
+    return wrapAdd(a, b);
+  }
 };
 struct ProdOp {
   template <typename T>
-  static T apply(T a, T b) { return wrapMul(a, b); }
+  static T apply(T a, T b) {
+    return wrapMul(a, b);
+  }
 };
 // Plain comparisons, which map straight onto maxps/minps-style instructions: with a NaN
 // operand the result is b, exactly what those instructions return, so the vector and scalar
 // paths agree.
 struct MaxOp {
   template <typename T>
-  static T apply(T a, T b) { return a > b ? a : b; }
+  static T apply(T a, T b) {
+    return a > b ? a : b;
+  }
 };
 struct MinOp {
   template <typename T>
-  static T apply(T a, T b) { return a < b ? a : b; }
+  static T apply(T a, T b) {
+    return a < b ? a : b;
+  }
 };
 
 template <typename T, typename Op>
@@ -102,9 +110,7 @@ struct Native {
 struct HalfFormat {
   using Storage = uint16_t;
   static constexpr bool kNarrow = true;
-  static void widen(const Storage* in, float* out, size_t n) {
-    internal::halfToFloatN(in, out, n);
-  }
+  static void widen(const Storage* in, float* out, size_t n) { internal::halfToFloatN(in, out, n); }
   static void narrow(const float* in, Storage* out, size_t n) {
     internal::floatToHalfN(in, out, n);
   }
@@ -112,9 +118,7 @@ struct HalfFormat {
 struct Bf16Format {
   using Storage = uint16_t;
   static constexpr bool kNarrow = true;
-  static void widen(const Storage* in, float* out, size_t n) {
-    internal::bf16ToFloatN(in, out, n);
-  }
+  static void widen(const Storage* in, float* out, size_t n) { internal::bf16ToFloatN(in, out, n); }
   static void narrow(const float* in, Storage* out, size_t n) {
     internal::floatToBf16N(in, out, n);
   }
@@ -185,9 +189,13 @@ void mapNative(T* dst, const T* src, size_t n, F f) {
 // ---- Dispatch ----
 
 template <typename T>
-T* as(void* p) { return static_cast<T*>(p); }
+T* as(void* p) {
+  return static_cast<T*>(p);
+}
 template <typename T>
-const T* as(const void* p) { return static_cast<const T*>(p); }
+const T* as(const void* p) {
+  return static_cast<const T*>(p);
+}
 
 // Calls f with the tag of the element type; does nothing for an invalid type (the API layer
 // validates types, and there is nothing sensible to compute).

@@ -1,0 +1,20 @@
+/* The README's example, compiled as C99 against the installed package. */
+#include <stdio.h>
+#include <meridian/meridian.h>
+
+int main(void) {
+  mrdComm_t comm;
+  if (mrdCommInitFromEnv(&comm) != mrdSuccess) {
+    fprintf(stderr, "init: %s\n", mrdGetLastError(NULL));
+    return 1;
+  }
+  int rank, n;
+  mrdCommUserRank(comm, &rank);
+  mrdCommCount(comm, &n);
+  float x[4] = {rank, rank, rank, rank};
+  mrdResult_t r = mrdAllReduce(x, x, 4, mrdFloat32, mrdSum, comm, NULL);
+  if (r != mrdSuccess) fprintf(stderr, "allreduce: %s\n", mrdGetLastError(comm));
+  else printf("rank %d of %d: %g\n", rank, n, x[0]); /* n(n-1)/2 */
+  mrdCommDestroy(comm);
+  return (r == mrdSuccess && x[0] == n * (n - 1) / 2.0f) ? 0 : 1;
+}
