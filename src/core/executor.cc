@@ -13,6 +13,7 @@ namespace mrd {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr int64_t kPurePollUs = 3;
 
 int64_t usSince(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count();
@@ -210,7 +211,10 @@ Status Executor::run(const Schedule& s, const ExecutionEnv& env, const Describe&
     }
     int64_t waited = usSince(lastMove);
     if (waited < env.spinUs) {
-      sched_yield();
+      // The first microseconds are pure polling (a peer on the other core
+      // answers within them); after that, give the core to ranks that
+      // share it, since on an oversubscribed host they are who we wait for.
+      if (waited >= kPurePollUs) sched_yield();
       continue;
     }
     if (waited / 1000 >= env.timeoutMs) return stuckError(s, env, what, waited / 1000);

@@ -29,16 +29,21 @@ inline float floatOf(uint32_t u) {
   return f;
 }
 
-inline uint32_t minU32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+// Branch-free selection. With plain ?: GCC sinks the magic-number float add (below) into the
+// branch that uses it, and under the default -ftrapping-math will not speculate it back, so the
+// loop keeps control flow and does not vectorise. Masks built by arithmetic also spare the
+// vector code bool-to-mask conversions.
 
-// c ? a : b as mask arithmetic. With a plain ?: GCC sinks the magic-number float add into the
-// branch that uses it, and under the default -ftrapping-math it will not speculate that add
-// again, so the loop keeps control flow and does not vectorise. The mask form computes both
-// sides and leaves nothing to sink.
-inline uint32_t select(bool c, uint32_t a, uint32_t b) {
-  const uint32_t m = 0u - static_cast<uint32_t>(c);
-  return (a & m) | (b & ~m);
+// All ones if a < b, else zero. Every value compared here is below 2^31, so a - b does not
+// overflow as int32 and its sign is the answer (an arithmetic shift spreads it).
+inline uint32_t maskBelow(uint32_t a, uint32_t b) {
+  return static_cast<uint32_t>(static_cast<int32_t>(a - b) >> 31);
 }
+
+// mask ? a : b, lane by lane.
+inline uint32_t blend(uint32_t mask, uint32_t a, uint32_t b) { return (a & mask) | (b & ~mask); }
+
+inline uint32_t minSmall(uint32_t a, uint32_t b) { return blend(maskBelow(a, b), a, b); }
 
 constexpr uint32_t kF32Inf = 0x7f800000u;
 constexpr uint32_t kF32QuietNan = 0x7fc00000u;
@@ -57,8 +62,8 @@ inline float halfToFloatImpl(uint16_t h) {
   const uint32_t special = (em << 13) | kF32Inf;
   // Subnormal m * 2^-24, computed exactly as 2^-14 * (1 + m/1024) - 2^-14 (all float normals).
   const uint32_t sub = bitsOf(floatOf((em << 13) + exponentBits(113)) - floatOf(exponentBits(113)));
-  uint32_t r = select(em >= 0x7c00u, special, normal);
-  r = select(em < 0x0400u, sub, r);
+  uint32_t r = blend(maskBelow(em, 0x7c00u), normal, special);
+  r = blend(maskBelow(em, 0x0400u), sub, r);
   return floatOf(r | sign);
 }
 
@@ -73,13 +78,13 @@ inline uint16_t floatToHalfImpl(float f) {
   // including the carry from 65504 + ulp/2 into infinity; larger inputs clamp to infinity.
   // (For inputs below the half normal range this wraps, but then it is not selected.)
   const uint32_t normal =
-      minU32((x - exponentBits(127 - 15) + 0x0fffu + ((x >> 13) & 1u)) >> 13, 0x7c00u);
+      minSmall((x - exponentBits(127 - 15) + 0x0fffu + ((x >> 13) & 1u)) >> 13, 0x7c00u);
   // Below 2^-14: adding 0.5 (whose ulp is 2^-24, the half subnormal step) makes the FPU round
   // to a multiple of 2^-24 for us; the low bits are then the subnormal mantissa (up to 0x400,
   // which is correctly the smallest normal).
   const uint32_t sub = bitsOf(floatOf(x) + floatOf(exponentBits(126))) - exponentBits(126);
-  uint32_t r = select(x < exponentBits(113), sub, normal);
-  r = select(x > kF32Inf, nan, r);
+  uint32_t r = blend(maskBelow(x, exponentBits(113)), sub, normal);
+  r = blend(maskBelow(kF32Inf, x), nan, r);
   return static_cast<uint16_t>(r | sign);
 }
 
@@ -93,7 +98,7 @@ inline uint16_t floatToBf16Impl(float f) {
   const uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
   // NaN: truncate and force the quiet bit so a payload in the low bits cannot turn it into inf.
   const uint32_t nan = (x >> 16) | 0x0040u;
-  const uint32_t r = select((x & 0x7fffffffu) > kF32Inf, nan, rounded);
+  const uint32_t r = blend(maskBelow(kF32Inf, x & 0x7fffffffu), nan, rounded);
   return static_cast<uint16_t>(r);
 }
 
@@ -106,8 +111,8 @@ inline float fp8e4m3ToFloatImpl(uint8_t v) {
   const uint32_t normal = (em << 20) + exponentBits(127 - 7);
   // Subnormal m * 2^-9 = 2^-6 * (1 + m/8) - 2^-6.
   const uint32_t sub = bitsOf(floatOf((em << 20) + exponentBits(121)) - floatOf(exponentBits(121)));
-  uint32_t r = select(em < 0x08u, sub, normal);
-  r = select(em == 0x7fu, kF32QuietNan, r);
+  uint32_t r = blend(maskBelow(em, 0x08u), sub, normal);
+  r = blend(maskBelow(em, 0x7fu), r, kF32QuietNan);
   return floatOf(r | sign);
 }
 
@@ -118,11 +123,11 @@ inline uint8_t floatToFp8e4m3Impl(float f) {
   // Same rounding trick as half. Anything that rounds past 448 (code 0x7e), infinity
   // included, saturates to 448: E4M3 has no infinity and 0x7f is NaN.
   const uint32_t normal =
-      minU32((x - exponentBits(127 - 7) + 0x7ffffu + ((x >> 20) & 1u)) >> 20, 0x7eu);
+      minSmall((x - exponentBits(127 - 7) + 0x7ffffu + ((x >> 20) & 1u)) >> 20, 0x7eu);
   // Below 2^-6: 2^14 has ulp 2^-9, the E4M3 subnormal step.
   const uint32_t sub = bitsOf(floatOf(x) + floatOf(exponentBits(141))) - exponentBits(141);
-  uint32_t r = select(x < exponentBits(121), sub, normal);
-  r = select(x > kF32Inf, 0x7fu, r);
+  uint32_t r = blend(maskBelow(x, exponentBits(121)), sub, normal);
+  r = blend(maskBelow(kF32Inf, x), 0x7fu, r);
   return static_cast<uint8_t>(r | sign);
 }
 
@@ -139,11 +144,11 @@ inline uint8_t floatToFp8e5m2Impl(float f) {
   x &= 0x7fffffffu;
   // Overflow (ties included: 57344 has an odd mantissa) carries into 0x7c, infinity.
   const uint32_t normal =
-      minU32((x - exponentBits(127 - 15) + 0xfffffu + ((x >> 21) & 1u)) >> 21, 0x7cu);
+      minSmall((x - exponentBits(127 - 15) + 0xfffffu + ((x >> 21) & 1u)) >> 21, 0x7cu);
   // Below 2^-14: 2^7 has ulp 2^-16, the E5M2 subnormal step.
   const uint32_t sub = bitsOf(floatOf(x) + floatOf(exponentBits(134))) - exponentBits(134);
-  uint32_t r = select(x < exponentBits(113), sub, normal);
-  r = select(x > kF32Inf, 0x7eu, r);
+  uint32_t r = blend(maskBelow(x, exponentBits(113)), sub, normal);
+  r = blend(maskBelow(kF32Inf, x), 0x7eu, r);
   return static_cast<uint8_t>(r | sign);
 }
 
