@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "core/reduce.h"
+#include "core/float_formats.h"
 
 namespace mrd {
 namespace {

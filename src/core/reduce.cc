@@ -11,6 +11,7 @@
 // result of + or * between two narrow values once more gives the correctly rounded narrow
 // result (the double rounding is innocuous).
 #include "core/reduce.h"
+#include "core/float_formats.h"
 
 #include <cmath>
 #include <cstdint>
@@ -19,18 +20,6 @@
 
 namespace mrd {
 
-// Block conversions, defined in float_formats.cc. Declared here rather than in a header
-// because these two files are their only users.
-namespace internal {
-void halfToFloatN(const uint16_t* in, float* out, size_t n);
-void floatToHalfN(const float* in, uint16_t* out, size_t n);
-void bf16ToFloatN(const uint16_t* in, float* out, size_t n);
-void floatToBf16N(const float* in, uint16_t* out, size_t n);
-void fp8e4m3ToFloatN(const uint8_t* in, float* out, size_t n);
-void floatToFp8e4m3N(const float* in, uint8_t* out, size_t n);
-void fp8e5m2ToFloatN(const uint8_t* in, float* out, size_t n);
-void floatToFp8e5m2N(const float* in, uint8_t* out, size_t n);
-}  // namespace internal
 
 namespace {
 
@@ -233,7 +222,7 @@ void reduceWithOp(void* dst, const void* a, const void* b, size_t n, mrdDataType
 
 // Integer scaling. The factor of a PreMulSum op comes from a scalar of the op's own datatype,
 // so for integer types it is integral; then the product is taken in the type's wrapping
-// arithmetic, exactly like NCCL multiplying two T values (and exact for 64-bit values that a
+// arithmetic, as multiplying two T values would be (and exact for 64-bit values that a
 // double cannot hold). Any other factor goes through double, truncates toward zero and
 // saturates to the type's range (NaN gives 0), so no input is undefined behaviour.
 template <typename T>
