@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -447,7 +448,9 @@ inline std::vector<Buffer> refRingSendRecv(mrdDataType_t t, const std::vector<Bu
 inline std::string describeElem(mrdDataType_t t, const void* buf, size_t i) {
   const size_t ts = typeSize(t);
   const unsigned char* p = static_cast<const unsigned char*>(buf) + i * ts;
-  std::string s = std::to_string(loadElem(t, buf, i)) + " [0x";
+  char num[32];
+  std::snprintf(num, sizeof num, "%.9g", loadElem(t, buf, i));
+  std::string s = std::string(num) + " [0x";
   static const char kHex[] = "0123456789abcdef";
   for (size_t k = ts; k-- > 0;) {
     s += kHex[p[k] >> 4];
