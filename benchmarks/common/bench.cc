@@ -135,7 +135,8 @@ ModeResult BenchTime(RankContext* ctx, const Case& c, bool in_place) {
   result.time_us = sec * 1e6;
   result.algbw = sec > 0 ? static_cast<double>(bytes) / 1e9 / sec : 0.0;
   result.busbw = result.algbw * ctx->spec->bus_factor(ctx->nranks);
-  for (int i = 0; i < o.check; ++i) {
+  result.checked = o.check > 0 && (!in_place || ctx->spec->check_in_place);
+  for (int i = 0; result.checked && i < o.check; ++i) {
     result.wrong = CheckOnce(ctx, c, in_place);
     if (result.wrong != 0) break;
   }

@@ -153,7 +153,7 @@ void Reporter::Result(const ModeResult& r, bool in_place) {
   const std::string time = Fit(r.time_us, 7);
   const std::string alg = Fit(r.algbw, 6);
   const std::string bus = Fit(r.busbw, 6);
-  if (opts_.check) {
+  if (r.checked) {
     std::printf("  %7s  %6s  %6s  %6g", time.c_str(), alg.c_str(), bus.c_str(),
                 static_cast<double>(r.wrong));
   } else {
@@ -169,7 +169,7 @@ void Reporter::Result(const ModeResult& r, bool in_place) {
   json_.Key("bus_bw");
   json_.Double(r.busbw);
   json_.Key("nwrong");
-  if (opts_.check) {
+  if (r.checked) {
     json_.Int(r.wrong);
   } else {
     json_.Null();

@@ -24,6 +24,7 @@ struct ModeResult {
   double algbw;  // GB/s
   double busbw;  // GB/s
   int64_t wrong;
+  bool checked;  // false: #wrong is N/A
 };
 
 class Reporter {

@@ -51,6 +51,7 @@ void Watchdog::Loop() {
       if (deadline == 0 || now < deadline) continue;
       char host[256] = "unknown";
       gethostname(host, sizeof(host) - 1);
+      std::printf("\n");  // ends a half-printed table row
       std::fflush(stdout);
       std::fprintf(stderr, "%s: Test timeout (%ds): rank %d is stuck in %s\n", host, timeout_sec_,
                    slots_[i].rank.load(), slots_[i].what.load());

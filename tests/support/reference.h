@@ -32,9 +32,9 @@ using Buffer = std::vector<unsigned char>;
 enum class Op { kSum, kProd, kMax, kMin, kAvg, kPreMulSum };
 constexpr Op kAllOps[] = {Op::kSum, Op::kMax, Op::kMin, Op::kProd, Op::kAvg, Op::kPreMulSum};
 
-constexpr mrdDataType_t kAllTypes[] = {
-    mrdInt8,    mrdUint8,   mrdInt32,    mrdUint32,     mrdInt64,     mrdUint64,
-    mrdFloat16, mrdFloat32, mrdFloat64, mrdBfloat16, mrdFloat8e4m3, mrdFloat8e5m2};
+constexpr mrdDataType_t kAllTypes[] = {mrdInt8,    mrdUint8,    mrdInt32,      mrdUint32,
+                                       mrdInt64,   mrdUint64,   mrdFloat16,    mrdFloat32,
+                                       mrdFloat64, mrdBfloat16, mrdFloat8e4m3, mrdFloat8e5m2};
 
 // Every byte of a receive buffer starts as this; data patterns never use it.
 constexpr unsigned char kSentinel = 0xA5;
@@ -131,16 +131,52 @@ inline int64_t exactIntLimit(mrdDataType_t t) {
 inline double loadElem(mrdDataType_t t, const void* buf, size_t i) {
   const unsigned char* p = static_cast<const unsigned char*>(buf) + i * typeSize(t);
   switch (t) {
-    case mrdInt8: { int8_t v; std::memcpy(&v, p, 1); return v; }
+    case mrdInt8: {
+      int8_t v;
+      std::memcpy(&v, p, 1);
+      return v;
+    }
     case mrdUint8: return *p;
-    case mrdInt32: { int32_t v; std::memcpy(&v, p, 4); return v; }
-    case mrdUint32: { uint32_t v; std::memcpy(&v, p, 4); return v; }
-    case mrdInt64: { int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
-    case mrdUint64: { uint64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
-    case mrdFloat16: { uint16_t v; std::memcpy(&v, p, 2); return mrd::halfToFloat(v); }
-    case mrdFloat32: { float v; std::memcpy(&v, p, 4); return v; }
-    case mrdFloat64: { double v; std::memcpy(&v, p, 8); return v; }
-    case mrdBfloat16: { uint16_t v; std::memcpy(&v, p, 2); return mrd::bf16ToFloat(v); }
+    case mrdInt32: {
+      int32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case mrdUint32: {
+      uint32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case mrdInt64: {
+      int64_t v;
+      std::memcpy(&v, p, 8);
+      return static_cast<double>(v);
+    }
+    case mrdUint64: {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      return static_cast<double>(v);
+    }
+    case mrdFloat16: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return mrd::halfToFloat(v);
+    }
+    case mrdFloat32: {
+      float v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case mrdFloat64: {
+      double v;
+      std::memcpy(&v, p, 8);
+      return v;
+    }
+    case mrdBfloat16: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return mrd::bf16ToFloat(v);
+    }
     case mrdFloat8e4m3: return mrd::fp8e4m3ToFloat(*p);
     case mrdFloat8e5m2: return mrd::fp8e5m2ToFloat(*p);
     default: break;
@@ -154,18 +190,46 @@ inline double loadElem(mrdDataType_t t, const void* buf, size_t i) {
 inline void storeElem(mrdDataType_t t, void* buf, size_t i, double v) {
   unsigned char* p = static_cast<unsigned char*>(buf) + i * typeSize(t);
   switch (t) {
-    case mrdInt8: { int8_t x = static_cast<int8_t>(v); std::memcpy(p, &x, 1); break; }
-    case mrdUint8: { uint8_t x = static_cast<uint8_t>(v); std::memcpy(p, &x, 1); break; }
-    case mrdInt32: { int32_t x = static_cast<int32_t>(v); std::memcpy(p, &x, 4); break; }
-    case mrdUint32: { uint32_t x = static_cast<uint32_t>(v); std::memcpy(p, &x, 4); break; }
-    case mrdInt64: { int64_t x = static_cast<int64_t>(v); std::memcpy(p, &x, 8); break; }
-    case mrdUint64: { uint64_t x = static_cast<uint64_t>(v); std::memcpy(p, &x, 8); break; }
+    case mrdInt8: {
+      int8_t x = static_cast<int8_t>(v);
+      std::memcpy(p, &x, 1);
+      break;
+    }
+    case mrdUint8: {
+      uint8_t x = static_cast<uint8_t>(v);
+      std::memcpy(p, &x, 1);
+      break;
+    }
+    case mrdInt32: {
+      int32_t x = static_cast<int32_t>(v);
+      std::memcpy(p, &x, 4);
+      break;
+    }
+    case mrdUint32: {
+      uint32_t x = static_cast<uint32_t>(v);
+      std::memcpy(p, &x, 4);
+      break;
+    }
+    case mrdInt64: {
+      int64_t x = static_cast<int64_t>(v);
+      std::memcpy(p, &x, 8);
+      break;
+    }
+    case mrdUint64: {
+      uint64_t x = static_cast<uint64_t>(v);
+      std::memcpy(p, &x, 8);
+      break;
+    }
     case mrdFloat16: {
       uint16_t x = mrd::floatToHalf(static_cast<float>(v));
       std::memcpy(p, &x, 2);
       break;
     }
-    case mrdFloat32: { float x = static_cast<float>(v); std::memcpy(p, &x, 4); break; }
+    case mrdFloat32: {
+      float x = static_cast<float>(v);
+      std::memcpy(p, &x, 4);
+      break;
+    }
     case mrdFloat64: std::memcpy(p, &v, 8); break;
     case mrdBfloat16: {
       uint16_t x = mrd::floatToBf16(static_cast<float>(v));
@@ -289,8 +353,8 @@ inline Buffer sentinelBuffer(size_t nbytes) { return Buffer(nbytes, kSentinel); 
 // Counts are in elements with the public API's meaning.
 
 // Elementwise reduction over all ranks of elements [first, first + count).
-inline Buffer refReduceRange(Op op, mrdDataType_t t, const std::vector<Buffer>& in,
-                             size_t first, size_t count) {
+inline Buffer refReduceRange(Op op, mrdDataType_t t, const std::vector<Buffer>& in, size_t first,
+                             size_t count) {
   const int n = static_cast<int>(in.size());
   Buffer out(count * typeSize(t));
   std::vector<double> vals(static_cast<size_t>(n));
@@ -314,8 +378,8 @@ inline Buffer refReduce(Op op, mrdDataType_t t, const std::vector<Buffer>& in, s
 }
 
 // ReduceScatter: rank r gets block r of the reduction of n*recvcount elements.
-inline std::vector<Buffer> refReduceScatter(Op op, mrdDataType_t t,
-                                            const std::vector<Buffer>& in, size_t recvcount) {
+inline std::vector<Buffer> refReduceScatter(Op op, mrdDataType_t t, const std::vector<Buffer>& in,
+                                            size_t recvcount) {
   std::vector<Buffer> out;
   for (size_t r = 0; r < in.size(); ++r) {
     out.push_back(refReduceRange(op, t, in, r * recvcount, recvcount));
@@ -324,8 +388,7 @@ inline std::vector<Buffer> refReduceScatter(Op op, mrdDataType_t t,
 }
 
 // Broadcast: every rank gets the root's count elements.
-inline Buffer refBroadcast(mrdDataType_t t, const std::vector<Buffer>& in, size_t count,
-                           int root) {
+inline Buffer refBroadcast(mrdDataType_t t, const std::vector<Buffer>& in, size_t count, int root) {
   const Buffer& src = in[static_cast<size_t>(root)];
   return Buffer(src.begin(), src.begin() + static_cast<ptrdiff_t>(count * typeSize(t)));
 }
@@ -477,8 +540,8 @@ inline size_t compareElems(mrdDataType_t t, const void* expected, const void* go
     }
     if (same) continue;
     if (bad < maxReport && report != nullptr) {
-      *report += "  index " + std::to_string(i) + ": expected " + describeElem(t, e, i) +
-                 ", got " + describeElem(t, g, i) + "\n";
+      *report += "  index " + std::to_string(i) + ": expected " + describeElem(t, e, i) + ", got " +
+                 describeElem(t, g, i) + "\n";
     }
     ++bad;
   }

@@ -48,8 +48,8 @@ void waitOrDie(Completion* c, int watchdogMs, const char* what) {
   for (size_t i = 0; i < c->done.size(); ++i) {
     if (!c->done[i]) stuck << " " << i;
   }
-  ADD_FAILURE() << "watchdog: " << what << " still running after " << watchdogMs
-                << " ms in test " << currentTestName() << "; unfinished:" << stuck.str()
+  ADD_FAILURE() << "watchdog: " << what << " still running after " << watchdogMs << " ms in test "
+                << currentTestName() << "; unfinished:" << stuck.str()
                 << ". Ending the process (a thread is stuck in the library).";
   std::fflush(stdout);
   std::fflush(stderr);
@@ -60,8 +60,8 @@ void runRank(int rank, int n, const mrdUniqueId& id, mrdConfig_t cfg, const Owni
   mrdComm_t comm = nullptr;
   mrdResult_t rc = mrdCommInitRankConfig(&comm, n, id, rank, &cfg);
   if (rc != mrdSuccess) {
-    ADD_FAILURE() << "rank " << rank << "/" << n << ": mrdCommInitRankConfig returned "
-                  << rc << " (" << mrdGetErrorString(rc) << "): " << mrdGetLastError(nullptr);
+    ADD_FAILURE() << "rank " << rank << "/" << n << ": mrdCommInitRankConfig returned " << rc
+                  << " (" << mrdGetErrorString(rc) << "): " << mrdGetLastError(nullptr);
     return;
   }
   try {
@@ -73,8 +73,8 @@ void runRank(int rank, int n, const mrdUniqueId& id, mrdConfig_t cfg, const Owni
   }
   if (comm != nullptr) {
     rc = mrdCommDestroy(comm);
-    EXPECT_EQ(rc, mrdSuccess) << "rank " << rank << ": mrdCommDestroy: "
-                              << mrdGetLastError(nullptr);
+    EXPECT_EQ(rc, mrdSuccess) << "rank " << rank
+                              << ": mrdCommDestroy: " << mrdGetLastError(nullptr);
   }
 }
 
@@ -294,8 +294,8 @@ void forkRanks(int n, RankFn fn, mrdConfig_t* cfg, int watchdogMs) {
       ADD_FAILURE() << "rank " << r << "/" << n << " exited with status " << WEXITSTATUS(st)
                     << " (its failures are printed above)";
     } else if (WIFSIGNALED(st)) {
-      ADD_FAILURE() << "rank " << r << "/" << n << " was killed by signal " << WTERMSIG(st)
-                    << " (" << strsignal(WTERMSIG(st)) << ")";
+      ADD_FAILURE() << "rank " << r << "/" << n << " was killed by signal " << WTERMSIG(st) << " ("
+                    << strsignal(WTERMSIG(st)) << ")";
     } else {
       ADD_FAILURE() << "rank " << r << "/" << n << ": wait status " << st;
     }

@@ -34,8 +34,7 @@ using OwningRankFn = std::function<void(int rank, mrdComm_t& comm)>;
 
 // Threads as ranks. cfg == nullptr: testConfig(). The communicators are
 // destroyed after every rank's body has returned on that rank's thread.
-void spawnRanks(int n, RankFn fn, mrdConfig_t* cfg = nullptr,
-                int watchdogMs = kDefaultWatchdogMs);
+void spawnRanks(int n, RankFn fn, mrdConfig_t* cfg = nullptr, int watchdogMs = kDefaultWatchdogMs);
 void spawnRanksOwning(int n, OwningRankFn fn, mrdConfig_t* cfg = nullptr,
                       int watchdogMs = kDefaultWatchdogMs);
 
@@ -50,8 +49,7 @@ void runThreads(int n, const std::function<void(int index)>& fn,
 // every rank (the library reads its parameters once per process). A rank
 // passes when its body recorded no gtest failure; the parent reports ranks
 // that failed, crashed or outlived the watchdog (those are killed).
-void forkRanks(int n, RankFn fn, mrdConfig_t* cfg = nullptr,
-               int watchdogMs = kDefaultWatchdogMs);
+void forkRanks(int n, RankFn fn, mrdConfig_t* cfg = nullptr, int watchdogMs = kDefaultWatchdogMs);
 
 // Sets an environment variable for the lifetime of the object, restoring
 // the previous value (or its absence) afterwards.

@@ -44,10 +44,9 @@ enum class Coll {
   kSendRecv,
 };
 
-constexpr Coll kAllColls[] = {Coll::kAllReduce,     Coll::kBroadcast, Coll::kReduce,
-                              Coll::kAllGather,     Coll::kReduceScatter, Coll::kAlltoAll,
-                              Coll::kAlltoAllv,     Coll::kGather,    Coll::kScatter,
-                              Coll::kSendRecv};
+constexpr Coll kAllColls[] = {
+    Coll::kAllReduce, Coll::kBroadcast, Coll::kReduce, Coll::kAllGather, Coll::kReduceScatter,
+    Coll::kAlltoAll,  Coll::kAlltoAllv, Coll::kGather, Coll::kScatter,   Coll::kSendRecv};
 
 constexpr int kRankCounts[] = {1, 2, 3, 4, 5, 8};
 
@@ -201,8 +200,7 @@ std::shared_ptr<const CaseData> buildCase(const Param& p, const Case& c, uint64_
     case Coll::kAlltoAllv:
       d->layout = makeAlltoAllvLayout(n, c.count);
       for (int r = 0; r < n; ++r) {
-        d->inputs.push_back(
-            makeBytes(d->layout.sendElems[static_cast<size_t>(r)] * ts, seed, r));
+        d->inputs.push_back(makeBytes(d->layout.sendElems[static_cast<size_t>(r)] * ts, seed, r));
       }
       d->expected = refAlltoAllv(p.type, d->inputs, d->layout);
       break;
@@ -424,8 +422,7 @@ bool runCase(const Param& p, const Case& c, const CaseData& d, int rank, mrdComm
     case Coll::kGather: {
       Buffer send = input;
       Buffer recv = sentinelBuffer(isRoot ? n * count * ts : 0);
-      rc = mrdGather(send.data(), isRoot ? recv.data() : nullptr, count, t, c.root, comm,
-                     nullptr);
+      rc = mrdGather(send.data(), isRoot ? recv.data() : nullptr, count, t, c.root, comm, nullptr);
       if (rc == mrdSuccess) {
         if (isRoot) checkBuffer(what("recvbuff"), t, d.expectedFor(rank), recv.data(), false);
         checkBuffer(what("sendbuff (must be unchanged)"), t, input, send.data(), false);
@@ -435,8 +432,7 @@ bool runCase(const Param& p, const Case& c, const CaseData& d, int rank, mrdComm
     case Coll::kScatter: {
       Buffer send = input;
       Buffer recv = sentinelBuffer(count * ts);
-      rc = mrdScatter(isRoot ? send.data() : nullptr, recv.data(), count, t, c.root, comm,
-                      nullptr);
+      rc = mrdScatter(isRoot ? send.data() : nullptr, recv.data(), count, t, c.root, comm, nullptr);
       if (rc == mrdSuccess) {
         checkBuffer(what("recvbuff"), t, d.expectedFor(rank), recv.data(), false);
         checkBuffer(what("sendbuff (must be unchanged)"), t, input, send.data(), false);
@@ -463,8 +459,8 @@ bool runCase(const Param& p, const Case& c, const CaseData& d, int rank, mrdComm
     }
   }
   if (rc != mrdSuccess) {
-    ADD_FAILURE() << describe(p, c, rank) << ": returned " << rc << " ("
-                  << mrdGetErrorString(rc) << "): " << mrdGetLastError(comm);
+    ADD_FAILURE() << describe(p, c, rank) << ": returned " << rc << " (" << mrdGetErrorString(rc)
+                  << "): " << mrdGetLastError(comm);
     return false;
   }
   return true;
@@ -484,9 +480,9 @@ TEST_P(CollectivesTest, MatchesReference) {
         const bool reduction = isReduction(p.coll);
         if (reduction) {
           Buffer scalar = preMulScalarBytes(p.type);
-          ASSERT_EQ(mrdRedOpCreatePreMulSum(&premul, scalar.data(), p.type,
-                                            mrdScalarHostImmediate, comm),
-                    mrdSuccess)
+          ASSERT_EQ(
+              mrdRedOpCreatePreMulSum(&premul, scalar.data(), p.type, mrdScalarHostImmediate, comm),
+              mrdSuccess)
               << "rank " << rank << ": " << mrdGetLastError(comm);
         }
         for (size_t k = 0; k < cases.size(); ++k) {
@@ -535,8 +531,8 @@ TEST_P(BarrierTest, NoRankLeavesEarly) {
           if ((rank + k) % 3 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
           arrived.fetch_add(1);
           mrdResult_t rc = mrdBarrier(comm, nullptr);
-          ASSERT_EQ(rc, mrdSuccess) << "rank " << rank << " round " << k << ": "
-                                    << mrdGetLastError(comm);
+          ASSERT_EQ(rc, mrdSuccess)
+              << "rank " << rank << " round " << k << ": " << mrdGetLastError(comm);
           EXPECT_GE(arrived.load(), (k + 1) * n)
               << "rank " << rank << " left barrier round " << k << " before all arrived";
         }

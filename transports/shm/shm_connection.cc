@@ -3,6 +3,7 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,7 +14,12 @@
 namespace mrd::transport::shm {
 namespace {
 
-constexpr uint32_t kData = 0, kPing = 1, kPong = 2;
+constexpr uint32_t kData = 0, kPing = 1, kPong = 2, kByAddress = 3;
+// From this size on a message crosses by address, in one copy.
+constexpr size_t kCmaMinBytes = 32 << 10;
+// Bytes read per progress call, so one large message does not hold up the
+// other connections.
+constexpr size_t kCmaStepBytes = 1 << 20;
 
 uint64_t nowNs() {
   timespec ts;
@@ -59,8 +65,8 @@ void wakeOwner(SegmentHeader* seg) {
 }
 
 ShmConnection::ShmConnection(int peer, int self, RingView out, RingView in,
-                             SegmentHeader* peerSeg, SegmentHeader* ownSeg)
-    : peer_(peer), self_(self), out_(out), in_(in), peerSeg_(peerSeg), ownSeg_(ownSeg) {}
+                             SegmentHeader* peerSeg, SegmentHeader* ownSeg, bool cma)
+    : peer_(peer), self_(self), out_(out), in_(in), peerSeg_(peerSeg), ownSeg_(ownSeg), cma_(cma) {}
 
 Status ShmConnection::peerError(const std::string& what) const {
   return remoteError("rank " + std::to_string(self_) + " <-> peer " + std::to_string(peer_) +
@@ -70,7 +76,12 @@ Status ShmConnection::peerError(const std::string& what) const {
 Status ShmConnection::postSend(Request* r) {
   r->progressed = 0;
   r->done = false;
-  sends_.push(OutMsg{r, ShmWireHeader{r->tag, r->bytes, kData, 0, 0}});
+  if (cma_ && r->bytes >= kCmaMinBytes) {
+    sends_.push(OutMsg{r, ShmWireHeader{r->tag, r->bytes, kByAddress, 0,
+                                        reinterpret_cast<uint64_t>(r->buf)}});
+  } else {
+    sends_.push(OutMsg{r, ShmWireHeader{r->tag, r->bytes, kData, 0, 0}});
+  }
   return Status::ok();
 }
 
@@ -98,6 +109,12 @@ Status ShmConnection::progressSend(bool* moved) {
       sendDone_ += n;
       wrote = wrote || n > 0;
       if (sendDone_ < kHdr) break;
+    }
+    if (m.hdr.kind == kByAddress) {
+      awaitingAck_.push({m.req, ++cmaPosted_});
+      sendDone_ = 0;
+      sends_.pop();
+      continue;
     }
     size_t len = m.req != nullptr ? m.req->bytes : 0;
     size_t done = sendDone_ - kHdr;
@@ -139,7 +156,7 @@ Status ShmConnection::progressRecv(bool* moved) {
         inHdrGot_ = 0;
         continue;
       }
-      if (inHdr_.kind != kData) {
+      if (inHdr_.kind != kData && inHdr_.kind != kByAddress) {
         st = peerError("corrupt message header (kind " + std::to_string(inHdr_.kind) + ")");
         break;
       }
@@ -152,6 +169,14 @@ Status ShmConnection::progressRecv(bool* moved) {
                      " of " + std::to_string(inHdr_.bytes) +
                      " bytes (operations issued in a different order on the two ranks?)");
       break;
+    }
+    if (inHdr_.kind == kByAddress) {
+      st = readByAddress(r, &read);
+      if (!st.isOk() || !r->done) break;
+      recvs_.pop();
+      recvDone_ = 0;
+      inHdrGot_ = 0;
+      continue;
     }
     if (recvDone_ < r->bytes) {
       size_t n = ringRead(in_, static_cast<char*>(r->buf) + recvDone_, r->bytes - recvDone_);
@@ -172,6 +197,31 @@ Status ShmConnection::progressRecv(bool* moved) {
   return st;
 }
 
+Status ShmConnection::readByAddress(Request* r, bool* moved) {
+  size_t n = std::min(kCmaStepBytes, r->bytes - recvDone_);
+  iovec local{static_cast<char*>(r->buf) + recvDone_, n};
+  iovec remote{reinterpret_cast<char*>(inHdr_.stampNs) + recvDone_, n};
+  ssize_t got = process_vm_readv(peerSeg_->pid, &local, 1, &remote, 1, 0);
+  if (got < 0) return peerError(errnoText("process_vm_readv", errno));
+  recvDone_ += static_cast<size_t>(got);
+  r->progressed = recvDone_;
+  *moved = true;
+  if (recvDone_ < r->bytes) return Status::ok();
+  r->done = true;
+  in_.hdr->cmaAcked.fetch_add(1, std::memory_order_release);
+  return Status::ok();
+}
+
+void ShmConnection::completeAcked() {
+  if (awaitingAck_.empty()) return;
+  uint64_t acked = out_.hdr->cmaAcked.load(std::memory_order_acquire);
+  while (!awaitingAck_.empty() && awaitingAck_.front().second <= acked) {
+    awaitingAck_.front().first->progressed = awaitingAck_.front().first->bytes;
+    awaitingAck_.front().first->done = true;
+    awaitingAck_.pop();
+  }
+}
+
 Status ShmConnection::checkPeer() {
   if (peerSeg_->aborted.load(std::memory_order_relaxed) != 0) {
     return peerError("the peer aborted its communicator");
@@ -186,10 +236,14 @@ Status ShmConnection::progress(bool* moved) {
   bool local = false;
   MRD_TRY(progressRecv(&local));
   MRD_TRY(progressSend(&local));
+  size_t waitingBefore = awaitingAck_.size();
+  completeAcked();
+  if (awaitingAck_.size() != waitingBefore) local = true;
   if (local) {
     *moved = true;
     idleCalls_ = 0;
-  } else if ((!sends_.empty() || !recvs_.empty()) && (++idleCalls_ & 255) == 0) {
+  } else if ((!sends_.empty() || !recvs_.empty() || !awaitingAck_.empty()) &&
+             (++idleCalls_ & 255) == 0) {
     MRD_TRY(checkPeer());
   }
   return Status::ok();

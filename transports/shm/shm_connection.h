@@ -29,8 +29,10 @@ struct RingView {
 
 class ShmConnection : public Connection {
  public:
+  // cma: this rank may send large messages by address (the peer reads them
+  // from our memory with process_vm_readv) instead of through the ring.
   ShmConnection(int peer, int self, RingView out, RingView in, SegmentHeader* peerSeg,
-                SegmentHeader* ownSeg);
+                SegmentHeader* ownSeg, bool cma);
 
   int peer() const override { return peer_; }
   Status postSend(Request* r) override;
@@ -46,6 +48,8 @@ class ShmConnection : public Connection {
   };
   Status progressSend(bool* moved);
   Status progressRecv(bool* moved);
+  Status readByAddress(Request* r, bool* moved);
+  void completeAcked();
   Status checkPeer();
   Status peerError(const std::string& what) const;
 
@@ -56,6 +60,9 @@ class ShmConnection : public Connection {
   SegmentHeader* peerSeg_;
   SegmentHeader* ownSeg_;
   RingQueue<OutMsg> sends_;
+  RingQueue<std::pair<Request*, uint64_t>> awaitingAck_;  // single-copy sends, by number
+  bool cma_;
+  uint64_t cmaPosted_ = 0;
   RingQueue<Request*> recvs_;
   size_t sendDone_ = 0;  // header + payload bytes of the front send written
   ShmWireHeader inHdr_{};

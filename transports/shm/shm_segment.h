@@ -23,11 +23,15 @@ struct alignas(64) SegmentHeader {
   std::atomic<uint32_t> doorbell;  // futex word
   std::atomic<uint32_t> sleeping;  // the owner waits on the doorbell
   std::atomic<uint32_t> aborted;   // the owner aborted: peers fail fast
+  uint64_t probeAddr;              // address of `magic` in the owner's memory (CMA check)
 };
 
 struct alignas(64) RingHeader {
   alignas(64) std::atomic<uint64_t> head;  // bytes written, by the sender
   alignas(64) std::atomic<uint64_t> tail;  // bytes consumed, by the receiver
+  // Single-copy messages the receiver has read straight out of the sender's
+  // memory (process_vm_readv); the sender's buffer is free again after that.
+  alignas(64) std::atomic<uint64_t> cmaAcked;
 };
 
 struct SegmentLayout {

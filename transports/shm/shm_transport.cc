@@ -2,6 +2,7 @@
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -76,6 +77,7 @@ Status ShmTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
     h->doorbell.store(0);
     h->sleeping.store(0);
     h->aborted.store(0);
+    h->probeAddr = reinterpret_cast<uint64_t>(&h->magic);
   }
   // Everyone learns everyone's pid (segment names), maps its peers', and
   // only then are the names removed.
@@ -94,7 +96,25 @@ Status ShmTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
     }
     if (!st.isOk()) st = st.withContext("rank " + std::to_string(me) + " mapping peer " + std::to_string(p));
   }
-  Status bs = b.barrier();
+  // Single copy needs process_vm_readv into each peer (ptrace rules,
+  // seccomp in containers): try it once per peer, and share the answers,
+  // since the sender decides and the receiver reads.
+  std::vector<uint8_t> canRead(static_cast<size_t>(n) * n, 0);
+  for (int p = 0; p < n && st.isOk(); ++p) {
+    if (!ctx.useFor[static_cast<size_t>(p)] || !ctx.params->shmCma) continue;
+    SegmentHeader* ph = peers_[static_cast<size_t>(p)]->header();
+    uint32_t seen = 0;
+    iovec local{&seen, sizeof seen};
+    iovec remote{reinterpret_cast<void*>(ph->probeAddr), sizeof seen};
+    bool ok = process_vm_readv(ph->pid, &local, 1, &remote, 1, 0) == sizeof seen &&
+              seen == kSegmentMagic;
+    canRead[static_cast<size_t>(me) * n + p] = ok ? 1 : 0;
+    if (!ok) {
+      MRD_LOG_INFO(kShm, "rank {}: no single-copy reads from peer {} ({}); using the ring", me, p,
+                   std::strerror(errno));
+    }
+  }
+  Status bs = st.isOk() ? b.allgather(canRead.data(), static_cast<size_t>(n)) : st;
   if (own_) own_->unlink();
   MRD_TRY(st);
   MRD_TRY(bs);
@@ -107,8 +127,9 @@ Status ShmTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
                    layout.ringBytes};
       RingView in{reinterpret_cast<RingHeader*>(own_->base() + layout.ringOffset(p, c)),
                   own_->base() + layout.ringOffset(p, c) + sizeof(RingHeader), layout.ringBytes};
-      (*conns)[static_cast<size_t>(p)][static_cast<size_t>(c)] =
-          std::make_unique<ShmConnection>(p, me, out, in, peerSeg.header(), own_->header());
+      bool cma = canRead[static_cast<size_t>(p) * n + me] != 0;  // p reads from us
+      (*conns)[static_cast<size_t>(p)][static_cast<size_t>(c)] = std::make_unique<ShmConnection>(
+          p, me, out, in, peerSeg.header(), own_->header(), cma);
     }
   }
   return Status::ok();
