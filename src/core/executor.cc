@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -165,6 +166,10 @@ void Executor::idle(const ExecutionEnv& env, bool* moved, Status* err) {
   }
   if (!*moved && err->isOk() && !pollFds_.empty()) {
     poll(pollFds_.data(), pollFds_.size(), bell != nullptr ? 0 : 20);
+  } else if (bell == nullptr) {
+    // Nothing to block on (no doorbell, no socket wants attention): nap
+    // briefly rather than spin.
+    usleep(100);
   }
 }
 
