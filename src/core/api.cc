@@ -20,7 +20,8 @@ mrdResult_t finish(mrdComm_t comm, const Status& st, const char* call) {
   std::string msg = st.message().empty() ? std::string(call) + " failed" : st.message();
   setThreadError(msg);
   if (comm != nullptr && comm->valid()) comm->setError(Status(st.code(), msg));
-  MRD_LOG_WARN(kColl, "{}: {} ({})", call, msg, mrdGetErrorString(st.code()));
+  // Messages start with the call or the operation already.
+  MRD_LOG_WARN(kColl, "{} ({})", msg, mrdGetErrorString(st.code()));
   return st.code();
 }
 
