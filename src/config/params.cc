@@ -18,7 +18,7 @@ const std::vector<ParamDoc>& paramTable() {
       {"MRD_TRANSPORTS", "shm,tcp", "Transports that may be used, in order of preference."},
       {"MRD_SHM_DISABLE", "0", "1 disables the shared-memory transport."},
       {"MRD_SHM_RING_BYTES", "1048576", "Bytes of each shared-memory ring (per peer, channel)."},
-      {"MRD_SHM_CMA", "1",
+      {"MRD_SHM_CMA", "0",
        "1: large shm messages are read straight from the sender (process_vm_readv), one copy."},
       {"MRD_NSOCKS_PER_PEER", "1", "TCP sockets per peer and channel (1-16)."},
       {"MRD_SOCKET_BUF_BYTES", "4194304", "SO_SNDBUF/SO_RCVBUF of TCP data sockets."},
@@ -75,7 +75,7 @@ Params readParams() {
   if (auto s = envString("MRD_TRANSPORTS", set); !s.empty()) p.transports = s;
   p.shmDisable = envInt("MRD_SHM_DISABLE", 0, 0, 1, set) != 0;
   p.shmRingBytes = envInt("MRD_SHM_RING_BYTES", p.shmRingBytes, 4096, 1LL << 30, set);
-  p.shmCma = envInt("MRD_SHM_CMA", 1, 0, 1, set) != 0;
+  p.shmCma = envInt("MRD_SHM_CMA", 0, 0, 1, set) != 0;
   p.nsocksPerPeer = static_cast<int>(envInt("MRD_NSOCKS_PER_PEER", 1, 1, 16, set));
   p.sockBufBytes = envInt("MRD_SOCKET_BUF_BYTES", p.sockBufBytes, 0, 1LL << 30, set);
   p.algo = envString("MRD_ALGO", set);

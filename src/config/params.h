@@ -31,7 +31,7 @@ struct Params {
   std::string transports = "shm,tcp";  // MRD_TRANSPORTS
   bool shmDisable = false;             // MRD_SHM_DISABLE
   int64_t shmRingBytes = 1 << 20;      // MRD_SHM_RING_BYTES
-  bool shmCma = true;                  // MRD_SHM_CMA
+  bool shmCma = false;                 // MRD_SHM_CMA
   int nsocksPerPeer = 1;               // MRD_NSOCKS_PER_PEER
   int64_t sockBufBytes = 4 << 20;      // MRD_SOCKET_BUF_BYTES
   // Algorithms and pipelining.
