@@ -32,8 +32,9 @@ Status buildDirectAllReduce(const CollRequest& req, const PlanContext& ctx, Sche
     out->send(to, 0, contribution(r), bytes, {own});
     arrived[static_cast<size_t>(from)] = out->recv(from, 0, contribution(from), bytes, {});
   }
+  // `own` read the input; the output may be the same memory.
   int acc = out->reduce(output, contribution(0), contribution(1), req.count,
-                        {arrived[0], arrived[1]});
+                        {arrived[0], arrived[1], own});
   for (int i = 2; i < n; ++i) {
     acc = out->reduce(output, output, contribution(i), req.count, {acc, arrived[static_cast<size_t>(i)]});
   }

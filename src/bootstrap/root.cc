@@ -41,6 +41,10 @@ class Root {
       expireStale();
       if (failed_ && net::Clock::now() > failedUntil_) break;
       if (registered_.empty() && pending_.empty() && net::Clock::now() > idleUntil_) break;
+      if (!registered_.empty() && !failed_ && net::Clock::now() > idleUntil_) {
+        fail("timed out waiting for " + std::to_string(nranks_ - static_cast<int>(registered_.size())) +
+             " of " + std::to_string(nranks_) + " ranks to join");
+      }
     }
     for (auto& p : pending_) net::closeFd(&p.fd);
     for (auto& r : registered_) net::closeFd(&r.fd);
@@ -148,6 +152,7 @@ class Root {
       seen_.assign(static_cast<size_t>(nranks_), false);
     }
     registered_.push_back(r);
+    idleUntil_ = net::Clock::now() + std::chrono::milliseconds(config::processParams().timeoutMs);
     if (h.nranks != nranks_) {
       return fail("mismatched init: rank " + std::to_string(h.rank) + " says nranks=" +
                   std::to_string(h.nranks) + " but another rank said " + std::to_string(nranks_));

@@ -83,7 +83,7 @@ Params readParams() {
   p.sliceBytes = envInt("MRD_SLICE_BYTES", p.sliceBytes, 256, 1LL << 30, set);
   p.sliceSlots = static_cast<int>(envInt("MRD_SLICE_SLOTS", p.sliceSlots, 1, 1024, set));
   p.channelMinBytes = envInt("MRD_CHANNEL_MIN_BYTES", p.channelMinBytes, 1, 1LL << 40, set);
-  p.timeoutMs = envInt("MRD_TIMEOUT_MS", p.timeoutMs, 1, 1LL << 40, set);
+  p.timeoutMs = envInt("MRD_TIMEOUT_MS", p.timeoutMs, 1, 2147483647, set);
   p.spinUs = envInt("MRD_SPIN_US", p.spinUs, 0, 1000000, set);
   return p;
 }

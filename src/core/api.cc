@@ -157,7 +157,7 @@ mrdResult_t mrdCommInitFromEnv(mrdComm_t* comm) {
 
 mrdResult_t mrdCommSplit(mrdComm_t comm, int color, int key, mrdComm_t* newcomm,
                          mrdConfig_t* config) {
-  return api::guarded(comm, "mrdCommSplit", [&] {
+  return api::guardedComm(comm, "mrdCommSplit", [&] {
     MRD_TRY(api::checkComm(comm, "mrdCommSplit"));
     if (newcomm == nullptr) return invalidArgument("mrdCommSplit: newcomm is NULL");
     *newcomm = nullptr;
@@ -166,7 +166,6 @@ mrdResult_t mrdCommSplit(mrdComm_t comm, int color, int key, mrdComm_t* newcomm,
     }
     CommSettings settings = comm->settings();
     if (config != nullptr) MRD_TRY(api::settingsFrom(config, &settings));
-    Communicator::CallGuard guard(comm);
     Communicator* child = nullptr;
     MRD_TRY(comm->split(color, key, settings, &child));
     *newcomm = static_cast<mrdComm_t>(child);
@@ -175,9 +174,8 @@ mrdResult_t mrdCommSplit(mrdComm_t comm, int color, int key, mrdComm_t* newcomm,
 }
 
 mrdResult_t mrdCommFinalize(mrdComm_t comm) {
-  return api::guarded(comm, "mrdCommFinalize", [&] {
+  return api::guardedComm(comm, "mrdCommFinalize", [&] {
     MRD_TRY(api::checkComm(comm, "mrdCommFinalize"));
-    Communicator::CallGuard guard(comm);
     return comm->finalize();
   });
 }
@@ -186,6 +184,8 @@ mrdResult_t mrdCommDestroy(mrdComm_t comm) {
   return api::guarded(nullptr, "mrdCommDestroy", [&] {
     if (comm == nullptr) return invalidArgument("mrdCommDestroy: comm is NULL");
     if (!comm->valid()) return invalidArgument("mrdCommDestroy: not a live communicator");
+    // Stream work already issued completes first (bounded by the timeout).
+    if (!comm->aborted()) (void)comm->drainStreams();
     delete comm;
     return Status::ok();
   });

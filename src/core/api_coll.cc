@@ -138,7 +138,7 @@ bool nothingToDo(const CollRequest& r) {
 mrdResult_t issue(mrdComm_t comm, mrdStream_t stream, CollRequest req, int op, bool hasOp,
                   bool hasRoot) {
   log::ScopedRank scoped(comm != nullptr && comm->valid() ? comm->rank() : -1);
-  return guarded(comm, collName(req.kind), [&]() -> Status {
+  return guardedComm(comm, collName(req.kind), [&]() -> Status {
     MRD_TRY(validate(comm, stream, &req, op, hasOp, hasRoot));
     if (nothingToDo(req)) return Status::ok();
     if (tlsGroup.depth > 0) {
@@ -146,7 +146,6 @@ mrdResult_t issue(mrdComm_t comm, mrdStream_t stream, CollRequest req, int op, b
       tlsGroup.streams.push_back(stream);
       return Status::ok();
     }
-    Communicator::CallGuard guard(comm);
     std::vector<CollRequest> one;
     one.push_back(std::move(req));
     return comm->submit(std::move(one), stream);

@@ -30,4 +30,14 @@ mrdResult_t guarded(mrdComm_t comm, const char* call, F&& body) {
   }
 }
 
+// As guarded(), but holds the communicator's call guard from before the
+// argument checks until after the error is recorded, so mrdCommAbort on
+// another thread waits for this call to leave before freeing anything.
+template <typename F>
+mrdResult_t guardedComm(mrdComm_t comm, const char* call, F&& body) {
+  if (comm == nullptr || !comm->valid()) return guarded(comm, call, body);
+  Communicator::CallGuard guard(comm);
+  return guarded(comm, call, body);
+}
+
 }  // namespace mrd::api

@@ -204,6 +204,8 @@ Status Communicator::split(int color, int key, const CommSettings& settings,
   };
   std::vector<Entry> all(static_cast<size_t>(nranks_));
   all[static_cast<size_t>(rank_)] = Entry{color, key, rank_};
+  // Stream work issued before the split runs first, as on every other rank.
+  MRD_TRY(drainStreams());
   std::lock_guard<std::mutex> g(execMu_);
   MRD_TRY(bootstrap_->allgather(all.data(), sizeof(Entry)).withContext("mrdCommSplit"));
   std::vector<Entry> mine;

@@ -64,6 +64,8 @@ class Communicator {
   void abort();
 
   Status split(int color, int key, const CommSettings& settings, Communicator** out);
+  // Waits until the stream work queued so far has run.
+  Status drainStreams();
 
   // User-defined reduction ops (PreMulSum).
   Status createPreMulSum(double scalar, mrdRedOp_t* op);
@@ -93,6 +95,7 @@ class Communicator {
  private:
   Status setupTransports();
   Status execute(const std::vector<CollRequest>& reqs);
+
   void workerLoop();
   void stopWorker();
   std::string describe(const std::vector<CollRequest>& reqs) const;

@@ -93,45 +93,52 @@ Status Communicator::submit(std::vector<CollRequest> reqs, Stream* stream) {
                                           ": the communicator failed earlier (" + lastError() +
                                           "); destroy or abort it");
   }
-  if (stream == nullptr) {
-    bool queued;
-    {
-      std::lock_guard<std::mutex> g(workMu_);
-      queued = !jobs_.empty() || jobRunning_;
-    }
-    if (!queued) return execute(reqs);
-    // Earlier stream work must run first: wait for it through a private stream.
-    Stream inOrder(this);
-    inOrder.addPending();
-    {
-      std::lock_guard<std::mutex> g(workMu_);
-      jobs_.push_back(Job{std::move(reqs), &inOrder});
-    }
-    workCv_.notify_one();
-    return inOrder.synchronize(-1);
-  }
-  stream->addPending();
+  Stream inOrder(this);
+  bool queued = false;
   {
+    // Checking for queued work and queueing happen under one lock, so an
+    // abort cannot slip in between and strand the job.
     std::lock_guard<std::mutex> g(workMu_);
-    if (!worker_.joinable()) worker_ = std::thread([this] { workerLoop(); });
-    jobs_.push_back(Job{std::move(reqs), stream});
+    if (stopping_) return remoteError("rank " + std::to_string(rank_) + ": communicator aborted");
+    if (stream != nullptr || !jobs_.empty() || jobRunning_) {
+      // Earlier stream work must run first; a blocking call waits for its
+      // job through a private stream.
+      Stream* target = stream != nullptr ? stream : &inOrder;
+      target->addPending();
+      if (!worker_.joinable()) worker_ = std::thread([this] { workerLoop(); });
+      jobs_.push_back(Job{std::move(reqs), target});
+      workCv_.notify_one();
+      if (stream != nullptr) return Status::ok();
+      queued = true;
+    }
   }
-  workCv_.notify_one();
-  return Status::ok();
+  // Otherwise nothing is queued: run on this thread.
+  return queued ? inOrder.synchronize(-1) : execute(reqs);
+}
+
+Status Communicator::drainStreams() {
+  std::vector<CollRequest> none;
+  return submit(std::move(none), nullptr);
 }
 
 void Communicator::workerLoop() {
   std::unique_lock<std::mutex> lk(workMu_);
   while (true) {
     workCv_.wait(lk, [this] { return stopping_ || !jobs_.empty(); });
-    if (jobs_.empty()) return;  // stopping with nothing left
+    if (stopping_) {
+      // Destroy or abort: what is still queued will never run.
+      for (Job& j : jobs_) {
+        j.stream->complete(remoteError("rank " + std::to_string(rank_) +
+                                       ": the communicator was destroyed or aborted"));
+      }
+      jobs_.clear();
+      return;
+    }
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
     jobRunning_ = true;
     lk.unlock();
-    Status st = stopping_ && abort_.load()
-                    ? remoteError("rank " + std::to_string(rank_) + ": communicator aborted")
-                    : execute(job.reqs);
+    Status st = job.reqs.empty() ? Status::ok() : execute(job.reqs);
     if (!st.isOk()) setError(st);
     job.stream->complete(st);
     lk.lock();
@@ -149,18 +156,7 @@ void Communicator::stopWorker() {
 }
 
 Status Communicator::finalize() {
-  Stream flush(this);
-  bool needFlush;
-  {
-    std::lock_guard<std::mutex> g(workMu_);
-    needFlush = !jobs_.empty() || jobRunning_;
-    if (needFlush) {
-      flush.addPending();
-      jobs_.push_back(Job{{}, &flush});
-    }
-  }
-  workCv_.notify_one();
-  Status st = needFlush ? flush.synchronize(-1) : Status::ok();
+  Status st = drainStreams();
   finalized_.store(true);
   return st;
 }

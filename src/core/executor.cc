@@ -152,12 +152,17 @@ void Executor::collectCompletions(bool* moved) {
 }
 
 void Executor::idle(const ExecutionEnv& env, bool* moved, Status* err) {
+  // Sleep on the doorbell only when a connection of this schedule rings it.
   transport::Transport* bell = nullptr;
-  for (auto* t : env.transports) {
-    if (t->hasDoorbell()) bell = t;
-  }
+  bool anyDoorbellConn = false;
   pollFds_.clear();
-  for (auto* c : activeConns_) c->addPollFds(&pollFds_);
+  for (auto* c : activeConns_) {
+    c->addPollFds(&pollFds_);
+    anyDoorbellConn = anyDoorbellConn || c->ringsDoorbell();
+  }
+  for (auto* t : env.transports) {
+    if (anyDoorbellConn && t->hasDoorbell()) bell = t;
+  }
   if (bell != nullptr) {
     bell->prepareSleep();
     *err = progressConnections(moved);
@@ -175,13 +180,18 @@ void Executor::idle(const ExecutionEnv& env, bool* moved, Status* err) {
 
 Status Executor::stuckError(const Schedule& s, const ExecutionEnv& env, const Describe& what,
                             int64_t waitedMs) const {
-  std::string detail = "no step is waiting on a peer";
-  for (const Queue& q : queues_) {
-    if (q.completed < q.steps.size()) {
+  // Name a transfer that is posted and unfinished, receives first: that is
+  // the peer we are really waiting for (unposted ones wait on earlier steps).
+  std::string detail = "no transfer is waiting on a peer";
+  bool found = false;
+  for (int pass = 0; pass < 2 && !found; ++pass) {
+    for (const Queue& q : queues_) {
+      if (q.completed >= q.posted || q.isSend != (pass == 1)) continue;
       const Step& st = s.steps()[static_cast<size_t>(q.steps[q.completed])];
       detail = std::string("waiting to ") + (q.isSend ? "send " : "receive ") +
                std::to_string(st.bytes) + " bytes " + (q.isSend ? "to" : "from") + " peer " +
                std::to_string(st.peer) + " on channel " + std::to_string(st.channel);
+      found = true;
       break;
     }
   }

@@ -64,6 +64,8 @@ class Connection {
   // Appends the descriptors to poll while this connection has work pending
   // (none for transports that wake sleepers through a doorbell instead).
   virtual void addPollFds(std::vector<pollfd>* fds) const { (void)fds; }
+  // True when news on this connection rings its transport's doorbell.
+  virtual bool ringsDoorbell() const { return false; }
 };
 
 using ConnectionTable = std::vector<std::vector<std::unique_ptr<Connection>>>;  // [peer][channel]

@@ -333,18 +333,30 @@ inline Buffer makeReductionInput(Op op, mrdDataType_t t, int nranks, int rank, s
   return b;
 }
 
-// nbytes pseudo-random bytes identified by (seed, rank); never kSentinel.
-inline Buffer makeBytes(size_t nbytes, uint64_t seed, int rank) {
+// Bytes [offset, offset + nbytes) of the pseudo-random byte stream
+// identified by (seed, rank); never kSentinel. Any range of the stream can
+// be made on its own, so a rank can build just the parts of its peers'
+// inputs that it expects to receive.
+inline Buffer makeBytesAt(size_t nbytes, uint64_t seed, int rank, size_t offset) {
   Buffer b(nbytes);
   const uint64_t base = mix64(seed * 0x100000001B3ull + static_cast<uint64_t>(rank));
-  for (size_t j = 0; j < nbytes; j += 8) {
-    uint64_t x = mix64(base ^ (j >> 3));
-    for (size_t k = 0; k < 8 && j + k < nbytes; ++k) {
-      unsigned char c = static_cast<unsigned char>(x >> (8 * k));
-      b[j + k] = c == kSentinel ? static_cast<unsigned char>(0x5A) : c;
+  size_t chunk = SIZE_MAX;
+  uint64_t x = 0;
+  for (size_t j = 0; j < nbytes; ++j) {
+    const size_t pos = offset + j;
+    if ((pos >> 3) != chunk) {
+      chunk = pos >> 3;
+      x = mix64(base ^ chunk);
     }
+    const unsigned char c = static_cast<unsigned char>(x >> (8 * (pos & 7)));
+    b[j] = c == kSentinel ? static_cast<unsigned char>(0x5A) : c;
   }
   return b;
+}
+
+// The first nbytes of the stream of (seed, rank).
+inline Buffer makeBytes(size_t nbytes, uint64_t seed, int rank) {
+  return makeBytesAt(nbytes, seed, rank, 0);
 }
 
 inline Buffer sentinelBuffer(size_t nbytes) { return Buffer(nbytes, kSentinel); }

@@ -242,9 +242,12 @@ Status ShmConnection::progress(bool* moved) {
   if (local) {
     *moved = true;
     idleCalls_ = 0;
-  } else if ((!sends_.empty() || !recvs_.empty() || !awaitingAck_.empty()) &&
-             (++idleCalls_ & 255) == 0) {
-    MRD_TRY(checkPeer());
+  } else if (!sends_.empty() || !recvs_.empty() || !awaitingAck_.empty()) {
+    // The abort flag is one load; whether the process still lives is a
+    // system call, asked less often.
+    if (peerSeg_->aborted.load(std::memory_order_relaxed) != 0 || (++idleCalls_ & 255) == 0) {
+      MRD_TRY(checkPeer());
+    }
   }
   return Status::ok();
 }

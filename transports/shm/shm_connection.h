@@ -40,6 +40,7 @@ class ShmConnection : public Connection {
   Status progress(bool* moved) override;
   Status probe() override;
   ProbeSample lastProbe() const override { return probe_; }
+  bool ringsDoorbell() const override { return true; }
 
  private:
   struct OutMsg {

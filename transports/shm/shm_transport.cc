@@ -31,6 +31,7 @@ class ShmTransport : public Transport {
   void prepareSleep() override {
     SegmentHeader* h = own_->header();
     h->sleeping.store(1, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with wakeOwner's fence
     bell_ = h->doorbell.load(std::memory_order_seq_cst);
   }
   void sleep(int timeoutUs) override {

@@ -93,7 +93,10 @@ Status TcpConnection::probe() {
 
 void TcpConnection::addPollFds(std::vector<pollfd>* fds) const {
   for (const Socket& s : socks_) {
-    short events = static_cast<short>((s.eof ? 0 : POLLIN) | (s.sends.empty() ? 0 : POLLOUT));
+    // Readable data we would not read yet (no receive posted, header in
+    // hand) must not wake us, or poll() returns at once forever.
+    bool wantIn = !s.eof && (s.inHdrGot < sizeof(WireHeader) || !s.recvs.empty());
+    short events = static_cast<short>((wantIn ? POLLIN : 0) | (s.sends.empty() ? 0 : POLLOUT));
     if (events != 0) fds->push_back(pollfd{s.fd, events, 0});
   }
 }
