@@ -3,6 +3,7 @@
 // in this process) and hands every rank MRD_UNIQUE_ID, so the ranks need no
 // free port or shared address of their own.
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "core/launch_env.h"
@@ -31,6 +32,9 @@ int main(int argc, char** argv) {
   // Before mrdGetUniqueId: its root thread must inherit the blocked mask, or
   // SIGCHLD and forwarded signals could be delivered to (and lost in) it.
   mrdrun::blockJobSignals();
+  // Every rank runs on this host, so bootstrap and TCP traffic belongs on
+  // loopback unless the user says otherwise (the children inherit this).
+  setenv("MRD_SOCKET_IFNAME", "lo", 0);
   mrdUniqueId id;
   mrdResult_t rc = mrdGetUniqueId(&id);
   if (rc != mrdSuccess) {
