@@ -17,6 +17,7 @@ const char* threadError() { return tlsError.c_str(); }
 
 mrdResult_t finish(mrdComm_t comm, const Status& st, const char* call) {
   if (st.isOk()) return mrdSuccess;
+  if (st.code() == mrdInProgress) return mrdInProgress;  // not a failure
   std::string msg = st.message().empty() ? std::string(call) + " failed" : st.message();
   setThreadError(msg);
   if (comm != nullptr && comm->valid()) comm->setError(Status(st.code(), msg));
@@ -35,6 +36,10 @@ Status checkComm(mrdComm_t comm, const char* call) {
   if (comm->finalized()) {
     return invalidUsage(std::string(call) + ": rank " + std::to_string(comm->rank()) +
                         ": the communicator was finalized");
+  }
+  if (comm->asyncError() == mrdInProgress) {
+    return Status(mrdInProgress, std::string(call) + ": rank " + std::to_string(comm->rank()) +
+                                     ": the communicator is still initialising");
   }
   return Status::ok();
 }
@@ -62,6 +67,7 @@ Status settingsFrom(const mrdConfig_t* cfg, CommSettings* out) {
     if (minCh < 1 || minCh > 16) return invalidArgument("config: minChannels must be 1..16");
     if (out->nchannels < minCh) out->nchannels = minCh;
   }
+  if (cfg->blocking != MRD_CONFIG_UNDEF_INT) out->blocking = cfg->blocking != 0;
   if (cfg->size >= offsetof(mrdConfig_t, splitShare) && cfg->commName != nullptr) {
     out->name = cfg->commName;
   }
@@ -80,6 +86,12 @@ Status initRank(mrdComm_t* comm, int nranks, const mrdUniqueId& id, int rank,
   CommSettings settings;
   MRD_TRY(settingsFrom(cfg, &settings));
   auto* c = new mrdComm();
+  if (!settings.blocking) {
+    c->initInBackground(id, nranks, rank, settings);
+    *comm = c;
+    return Status(mrdInProgress, "mrdCommInitRank: rank " + std::to_string(rank) +
+                                     " initialising in the background; poll mrdCommGetAsyncError");
+  }
   Status st = c->init(id, nranks, rank, settings);
   if (!st.isOk()) {
     c->abort();

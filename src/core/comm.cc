@@ -176,6 +176,7 @@ Status Communicator::reduceSpecOf(mrdRedOp_t op, ReduceSpec* spec) const {
 
 void Communicator::abort() {
   abort_.store(true);
+  if (initThread_.joinable()) initThread_.join();  // its waits see the flag
   if (bootstrap_) bootstrap_->shutdown();
   for (auto& t : transports_) t->abort();
   {
@@ -187,7 +188,24 @@ void Communicator::abort() {
   while (activeCalls_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
+void Communicator::initInBackground(const mrdUniqueId& id, int nranks, int rank,
+                                    const CommSettings& settings) {
+  rank_ = rank;
+  nranks_ = nranks;
+  settings_ = settings;
+  asyncError_.store(mrdInProgress);
+  initThread_ = std::thread([this, id, nranks, rank, settings] {
+    Status st = init(id, nranks, rank, settings);
+    if (!st.isOk()) setError(st);
+    asyncError_.store(st.code());
+  });
+}
+
 Communicator::~Communicator() {
+  if (initThread_.joinable()) {
+    abort_.store(true);  // a destroy during init cuts its waits short
+    initThread_.join();
+  }
   stopWorker();
   // Peers still waiting for data from this rank fail fast instead of
   // running into their timeout.

@@ -32,6 +32,7 @@ struct CommSettings {
   int64_t timeoutMs = 0;
   int nchannels = 1;
   std::string name;
+  bool blocking = true;  // false: init returns mrdInProgress and finishes in the background
 };
 
 class Communicator {
@@ -45,6 +46,10 @@ class Communicator {
 
   // Joins the job: bootstrap, transport selection, connections. Blocking.
   Status init(const mrdUniqueId& id, int nranks, int rank, const CommSettings& settings);
+  // The same on a thread of its own: asyncError() says mrdInProgress until
+  // it is done, then its result (NCCL's non-blocking init).
+  void initInBackground(const mrdUniqueId& id, int nranks, int rank,
+                        const CommSettings& settings);
 
   bool valid() const { return magic_ == kMagic; }
   int rank() const { return rank_; }
@@ -135,6 +140,7 @@ class Communicator {
   bool stopping_ = false;
   bool jobRunning_ = false;
   std::thread worker_;
+  std::thread initThread_;
   std::vector<Stream*> streams_;
 
   mutable std::mutex errMu_;
