@@ -223,13 +223,20 @@ void ShmConnection::completeAcked() {
 }
 
 Status ShmConnection::checkPeer() {
-  if (peerSeg_->aborted.load(std::memory_order_relaxed) != 0) {
-    return peerError("the peer aborted its communicator");
-  }
-  if (kill(peerSeg_->pid, 0) != 0 && errno == ESRCH) {
-    return peerError("the peer process " + std::to_string(peerSeg_->pid) + " is gone");
-  }
-  return Status::ok();
+  // The flag first: what the peer wrote before raising it is then visible.
+  bool aborted = peerSeg_->aborted.load(std::memory_order_acquire) != 0;
+  bool gone = !aborted && kill(peerSeg_->pid, 0) != 0 && errno == ESRCH;
+  if (!aborted && !gone) return Status::ok();
+  // A peer that finished and destroyed its communicator may have left its
+  // last messages in our ring (they live in our segment): only fail once we
+  // need something the peer can no longer give.
+  bool ringEmpty = in_.hdr->head.load(std::memory_order_acquire) ==
+                   in_.hdr->tail.load(std::memory_order_relaxed);
+  bool waitingForData = !recvs_.empty() && ringEmpty;
+  bool peerMustAct = !sends_.empty() || !awaitingAck_.empty();
+  if (!waitingForData && !peerMustAct) return Status::ok();
+  return peerError(aborted ? "the peer aborted or destroyed its communicator"
+                           : "the peer process " + std::to_string(peerSeg_->pid) + " is gone");
 }
 
 Status ShmConnection::progress(bool* moved) {
