@@ -20,7 +20,6 @@
 
 namespace mrd {
 
-
 namespace {
 
 // ---- Combining functions ----

@@ -24,7 +24,6 @@ class RingQueue {
     head_ = (head_ + 1) % items_.size();
     --size_;
   }
-  void clear() { head_ = size_ = 0; }
 
  private:
   void grow() {

@@ -26,7 +26,7 @@ bool wouldBlock(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 }  // namespace
 
 TcpConnection::TcpConnection(int peer, int selfRank, std::vector<int> fds)
-    : peer_(peer), self_(selfRank), fdList_(fds) {
+    : peer_(peer), self_(selfRank) {
   socks_.resize(fds.size());
   for (size_t i = 0; i < fds.size(); ++i) socks_[i].fd = fds[i];
 }

@@ -33,7 +33,6 @@ class TcpConnection : public Connection {
   Status probe() override;
   ProbeSample lastProbe() const override { return probe_; }
   void addPollFds(std::vector<pollfd>* fds) const override;
-  const std::vector<int>& fds() const { return fdList_; }
 
  private:
   struct Piece {
@@ -63,7 +62,6 @@ class TcpConnection : public Connection {
   int peer_;
   int self_;
   std::vector<Socket> socks_;
-  std::vector<int> fdList_;
   ProbeSample probe_{};
 };
 
