@@ -130,10 +130,17 @@ MRD_API const char* mrdGetLastError(mrdComm_t comm);
 /* Starts a bootstrap root in this process and returns its address and a
  * fresh 128-bit secret. Pass the id to every rank (out of band). */
 MRD_API mrdResult_t mrdGetUniqueId(mrdUniqueId* uniqueId);
+/* Inside mrdGroupStart/mrdGroupEnd a (blocking) init returns at once and
+ * the communicator is ready when mrdGroupEnd returns, so one thread can
+ * create several ranks of one job. */
 MRD_API mrdResult_t mrdCommInitRank(mrdComm_t* comm, int nranks, mrdUniqueId commId,
                                     int rank);
 MRD_API mrdResult_t mrdCommInitRankConfig(mrdComm_t* comm, int nranks, mrdUniqueId commId,
                                           int rank, mrdConfig_t* config);
+/* ndev ranks of one new job, all in this process: comms[i] is rank i.
+ * devlist is accepted for NCCL compatibility and may be NULL (host
+ * buffers: there is no device to pick). */
+MRD_API mrdResult_t mrdCommInitAll(mrdComm_t* comms, int ndev, const int* devlist);
 /* Reads rank, size and rendezvous from the environment: mrdrun's MRD_*,
  * else torchrun, Open MPI, Hydra (MPICH) or Slurm variables. */
 MRD_API mrdResult_t mrdCommInitFromEnv(mrdComm_t* comm);

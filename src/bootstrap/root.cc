@@ -42,7 +42,7 @@ class Root {
       if (failed_ && net::Clock::now() > failedUntil_) break;
       if (registered_.empty() && pending_.empty() && net::Clock::now() > idleUntil_) break;
       if (!registered_.empty() && !failed_ && net::Clock::now() > idleUntil_) {
-        fail("timed out waiting for " + std::to_string(nranks_ - static_cast<int>(registered_.size())) +
+        fail(mrdTimeout, "timed out waiting for " + std::to_string(nranks_ - static_cast<int>(registered_.size())) +
              " of " + std::to_string(nranks_) + " ranks to join");
       }
     }
@@ -122,22 +122,24 @@ class Root {
     if (!st.isOk()) MRD_LOG_WARN(kBootstrap, "bootstrap root: reply failed: {}", st.message());
   }
 
-  void fail(const std::string& why) {
+  // code: mrdTimeout when ranks never came, mrdInvalidUsage for a mismatch.
+  void fail(mrdResult_t code, const std::string& why) {
     MRD_LOG_WARN(kBootstrap, "bootstrap root: {}", why);
     for (auto& r : registered_) {
-      sendReply(r.fd, mrdInvalidUsage, why, false);
+      sendReply(r.fd, code, why, false);
       net::closeFd(&r.fd);
     }
     registered_.clear();
     failed_ = true;
     failReason_ = why;
+    failCode_ = code;
     failedUntil_ = net::Clock::now() + 30s;
   }
 
   void accept(Registered r) {
     const Hello& h = r.hello;
     if (failed_) {
-      sendReply(r.fd, mrdInvalidUsage, failReason_, false);
+      sendReply(r.fd, failCode_, failReason_, false);
       net::closeFd(&r.fd);
       return;
     }
@@ -154,11 +156,11 @@ class Root {
     registered_.push_back(r);
     idleUntil_ = net::Clock::now() + std::chrono::milliseconds(config::processParams().timeoutMs);
     if (h.nranks != nranks_) {
-      return fail("mismatched init: rank " + std::to_string(h.rank) + " says nranks=" +
+      return fail(mrdInvalidUsage, "mismatched init: rank " + std::to_string(h.rank) + " says nranks=" +
                   std::to_string(h.nranks) + " but another rank said " + std::to_string(nranks_));
     }
     if (seen_[static_cast<size_t>(h.rank)]) {
-      return fail("mismatched init: rank " + std::to_string(h.rank) + " joined twice");
+      return fail(mrdInvalidUsage, "mismatched init: rank " + std::to_string(h.rank) + " joined twice");
     }
     seen_[static_cast<size_t>(h.rank)] = true;
     table_[static_cast<size_t>(h.rank)] = h.info;
@@ -181,6 +183,7 @@ class Root {
   bool done_ = false;
   bool failed_ = false;
   std::string failReason_;
+  mrdResult_t failCode_ = mrdInvalidUsage;
   net::Clock::time_point failedUntil_;
   // A root nobody talks to lives as long as the longest wait a rank allows.
   net::Clock::time_point idleUntil_ =

@@ -4,6 +4,7 @@
 #include "bootstrap/root.h"
 #include "config/params.h"
 #include "core/api_guard.h"
+#include "core/group.h"
 #include "core/launch_env.h"
 #include "log/log.h"
 
@@ -86,6 +87,12 @@ Status initRank(mrdComm_t* comm, int nranks, const mrdUniqueId& id, int rank,
   CommSettings settings;
   MRD_TRY(settingsFrom(cfg, &settings));
   auto* c = new mrdComm();
+  if (settings.blocking && groupOpen()) {
+    c->initInBackground(id, nranks, rank, settings);
+    groupAddInit(c);
+    *comm = c;
+    return Status::ok();
+  }
   if (!settings.blocking) {
     c->initInBackground(id, nranks, rank, settings);
     *comm = c;
@@ -155,6 +162,32 @@ mrdResult_t mrdCommInitRankConfig(mrdComm_t* comm, int nranks, mrdUniqueId id, i
                                   mrdConfig_t* config) {
   return api::guarded(nullptr, "mrdCommInitRankConfig",
                       [&] { return api::initRank(comm, nranks, id, rank, config); });
+}
+
+mrdResult_t mrdCommInitAll(mrdComm_t* comms, int ndev, const int* devlist) {
+  (void)devlist;
+  return api::guarded(nullptr, "mrdCommInitAll", [&]() -> Status {
+    if (comms == nullptr) return invalidArgument("mrdCommInitAll: comms is NULL");
+    if (ndev < 1) return invalidArgument("mrdCommInitAll: ndev " + std::to_string(ndev) + " < 1");
+    for (int i = 0; i < ndev; ++i) comms[i] = nullptr;
+    mrdUniqueId id;
+    MRD_TRY(bootstrap::createUniqueId(&id));
+    api::groupStart();
+    Status st = Status::ok();
+    for (int i = 0; i < ndev && st.isOk(); ++i) st = api::initRank(&comms[i], ndev, id, i, nullptr);
+    Status end = api::groupEnd();
+    if (st.isOk()) st = end;
+    if (!st.isOk()) {
+      for (int i = 0; i < ndev; ++i) {
+        if (comms[i] != nullptr) {
+          comms[i]->abort();
+          delete comms[i];
+          comms[i] = nullptr;
+        }
+      }
+    }
+    return st.withContext("mrdCommInitAll");
+  });
 }
 
 mrdResult_t mrdCommInitFromEnv(mrdComm_t* comm) {

@@ -4,6 +4,7 @@
 
 #include "core/api_guard.h"
 #include "core/datatype.h"
+#include "core/group.h"
 #include "log/log.h"
 
 namespace mrd {
@@ -29,12 +30,6 @@ const char* collName(CollKind k) {
 namespace api {
 namespace {
 
-struct GroupState {
-  int depth = 0;
-  std::vector<std::pair<mrdComm_t, CollRequest>> ops;
-  std::vector<mrdStream_t> streams;
-};
-thread_local GroupState tlsGroup;
 
 bool mulOverflows(size_t a, size_t b) { return b != 0 && a > std::numeric_limits<size_t>::max() / b; }
 
@@ -141,9 +136,8 @@ mrdResult_t issue(mrdComm_t comm, mrdStream_t stream, CollRequest req, int op, b
   return guardedComm(comm, collName(req.kind), [&]() -> Status {
     MRD_TRY(validate(comm, stream, &req, op, hasOp, hasRoot));
     if (nothingToDo(req)) return Status::ok();
-    if (tlsGroup.depth > 0) {
-      tlsGroup.ops.emplace_back(comm, std::move(req));
-      tlsGroup.streams.push_back(stream);
+    if (groupOpen()) {
+      groupAdd(comm, stream, std::move(req));
       return Status::ok();
     }
     std::vector<CollRequest> one;
@@ -164,38 +158,6 @@ CollRequest make(CollKind k, const void* s, void* r, size_t count, mrdDataType_t
 }
 
 }  // namespace
-
-Status groupEnd() {
-  GroupState& g = tlsGroup;
-  if (g.depth == 0) return invalidUsage("mrdGroupEnd without mrdGroupStart");
-  if (--g.depth > 0) return Status::ok();
-  auto ops = std::move(g.ops);
-  auto streams = std::move(g.streams);
-  g.ops.clear();
-  g.streams.clear();
-  // One submission per communicator, in the order the communicators first
-  // appeared; the operations keep their issue order.
-  Status first = Status::ok();
-  std::vector<bool> taken(ops.size(), false);
-  for (size_t i = 0; i < ops.size(); ++i) {
-    if (taken[i]) continue;
-    mrdComm_t comm = ops[i].first;
-    std::vector<CollRequest> reqs;
-    for (size_t j = i; j < ops.size(); ++j) {
-      if (!taken[j] && ops[j].first == comm) {
-        reqs.push_back(std::move(ops[j].second));
-        taken[j] = true;
-      }
-    }
-    Communicator::CallGuard guard(comm);
-    Status st = comm->submit(std::move(reqs), streams[i]);
-    if (!st.isOk()) {
-      comm->setError(st);
-      if (first.isOk()) first = st;
-    }
-  }
-  return first;
-}
 
 }  // namespace api
 }  // namespace mrd
@@ -282,7 +244,7 @@ mrdResult_t mrdBarrier(mrdComm_t comm, mrdStream_t stream) {
 }
 
 mrdResult_t mrdGroupStart(void) {
-  ++api::tlsGroup.depth;
+  api::groupStart();
   return mrdSuccess;
 }
 

@@ -62,6 +62,9 @@ class Communicator {
   // returns when they are done on this rank. Otherwise queued on the
   // communicator's worker thread.
   Status submit(std::vector<CollRequest> reqs, Stream* stream);
+  // Always through the worker, even when nothing else is queued: for groups
+  // spanning several communicators, which must progress concurrently.
+  Status enqueue(std::vector<CollRequest> reqs, Stream* target);
   // Waits for queued stream work, then refuses new operations.
   Status finalize();
   // Makes every wait on this communicator (here and, through closed
@@ -100,6 +103,8 @@ class Communicator {
  private:
   Status setupTransports();
   Status execute(const std::vector<CollRequest>& reqs);
+  Status refuseIfFailed() const;
+  Status queueJob(std::vector<CollRequest>* reqs, Stream* target);  // workMu_ held
 
   void workerLoop();
   void stopWorker();

@@ -87,12 +87,30 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
   return st;
 }
 
+Status Communicator::refuseIfFailed() const {
+  if (asyncError_.load() == mrdSuccess) return Status::ok();
+  return Status(asyncError_.load(), "rank " + std::to_string(rank_) +
+                                        ": the communicator failed earlier (" + lastError() +
+                                        "); destroy or abort it");
+}
+
+Status Communicator::queueJob(std::vector<CollRequest>* reqs, Stream* target) {
+  if (stopping_) return remoteError("rank " + std::to_string(rank_) + ": communicator aborted");
+  target->addPending();
+  if (!worker_.joinable()) worker_ = std::thread([this] { workerLoop(); });
+  jobs_.push_back(Job{std::move(*reqs), target});
+  workCv_.notify_one();
+  return Status::ok();
+}
+
+Status Communicator::enqueue(std::vector<CollRequest> reqs, Stream* target) {
+  MRD_TRY(refuseIfFailed());
+  std::lock_guard<std::mutex> g(workMu_);
+  return queueJob(&reqs, target);
+}
+
 Status Communicator::submit(std::vector<CollRequest> reqs, Stream* stream) {
-  if (asyncError_.load() != mrdSuccess) {
-    return Status(asyncError_.load(), "rank " + std::to_string(rank_) +
-                                          ": the communicator failed earlier (" + lastError() +
-                                          "); destroy or abort it");
-  }
+  MRD_TRY(refuseIfFailed());
   Stream inOrder(this);
   bool queued = false;
   {
@@ -100,15 +118,11 @@ Status Communicator::submit(std::vector<CollRequest> reqs, Stream* stream) {
     // abort cannot slip in between and strand the job.
     std::lock_guard<std::mutex> g(workMu_);
     if (stopping_) return remoteError("rank " + std::to_string(rank_) + ": communicator aborted");
-    if (stream != nullptr || !jobs_.empty() || jobRunning_) {
+    if (stream != nullptr) return queueJob(&reqs, stream);
+    if (!jobs_.empty() || jobRunning_) {
       // Earlier stream work must run first; a blocking call waits for its
       // job through a private stream.
-      Stream* target = stream != nullptr ? stream : &inOrder;
-      target->addPending();
-      if (!worker_.joinable()) worker_ = std::thread([this] { workerLoop(); });
-      jobs_.push_back(Job{std::move(reqs), target});
-      workCv_.notify_one();
-      if (stream != nullptr) return Status::ok();
+      MRD_TRY(queueJob(&reqs, &inOrder));
       queued = true;
     }
   }
