@@ -1,8 +1,11 @@
 // The one list of built-in algorithms and the default selector.
+#include "bruck/bruck.h"
 #include "chain/chain.h"
 #include "core/algorithm.h"
 #include "pairwise/pairwise.h"
+#include "recursive/recursive.h"
 #include "ring/ring.h"
+#include "tree/tree.h"
 
 namespace mrd {
 namespace algo {
@@ -11,12 +14,17 @@ std::unique_ptr<Algorithm> makeDirectAlgorithm();
 }
 
 void registerBuiltinAlgorithms(AlgorithmRegistry* registry) {
-  // Order matters: without MRD_ALGO the first that supports a request runs it.
+  // Order breaks ties: when the tuner predicts equal times (or has no model
+  // for any candidate), the earlier algorithm runs.
   registry->add(algo::makeDirectAlgorithm());
   registry->add(algo::makeRingAlgorithm());
   registry->add(algo::makeChainAlgorithm());
   registry->add(algo::makePairwiseAlgorithm());
   registry->add(algo::makeLinearAlgorithm());
+  registry->add(algo::makeBruckAlgorithm());
+  registry->add(algo::makeRecursiveDoublingAlgorithm());
+  registry->add(algo::makeRabenseifnerAlgorithm());
+  registry->add(algo::makeTreeAlgorithm());
 }
 
 const AlgorithmRegistry& builtinAlgorithms() {
@@ -26,18 +34,6 @@ const AlgorithmRegistry& builtinAlgorithms() {
     return r;
   }();
   return *registry;
-}
-
-const Algorithm* AlgorithmRegistry::select(const CollRequest& req, const PlanContext& ctx,
-                                           const std::string& forced) const {
-  if (!forced.empty()) {
-    const Algorithm* a = find(forced);
-    if (a != nullptr && a->supports(req, ctx)) return a;
-  }
-  for (const auto& a : algos_) {
-    if (a->supports(req, ctx)) return a.get();
-  }
-  return nullptr;
 }
 
 const Algorithm* AlgorithmRegistry::find(const std::string& name) const {

@@ -11,16 +11,13 @@ Status buildChainReduce(const CollRequest& req, const PlanContext& ctx, Schedule
   const size_t ts = dataTypeSize(req.type);
   const size_t bytes = req.count * ts;
   char* output = static_cast<char*>(req.recvbuf);
-  const char* input = static_cast<const char*>(req.sendbuf);
-  int inputReady = -1;
-  if (req.reduce.preMultiply) {
-    char* scaled = ctx.scratch->take(bytes + ts);
-    inputReady = scaleInput(req, scaled, input, req.count, out);
-    input = scaled;
-  }
+  // A PreMulSum input is scaled into scratch: a non-root rank's recvbuf may be absent.
+  const ReductionInput in = prepareReductionInput(
+      req, req.reduce.preMultiply ? ctx.scratch->take(bytes + ts) : nullptr, out);
+  const char* input = in.data;
+  const int inputReady = in.ready;
   if (n == 1) {
-    int cp = out->copy(output, input, bytes, {inputReady});
-    divideOutput(req, output, req.count, cp >= 0 ? cp : inputReady, out);
+    reduceOnOneRank(req, in, output, out);
     return Status::ok();
   }
 

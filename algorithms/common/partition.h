@@ -83,4 +83,26 @@ inline int divideOutput(const CollRequest& req, void* buf, size_t count, int dep
   return out->add(s, {dep});
 }
 
+// The input a reduction reads: sendbuf itself, or for PreMulSum its scaled
+// copy written to `scaledInto` (recvbuf when every rank has one, scratch
+// otherwise). `ready` is the step that produced it (-1: nothing to wait for).
+struct ReductionInput {
+  const char* data;
+  int ready;
+};
+
+inline ReductionInput prepareReductionInput(const CollRequest& req, void* scaledInto,
+                                            Schedule* out) {
+  int ready = scaleInput(req, scaledInto, req.sendbuf, req.count, out);
+  if (ready >= 0) return ReductionInput{static_cast<const char*>(scaledInto), ready};
+  return ReductionInput{static_cast<const char*>(req.sendbuf), -1};
+}
+
+// One rank: the result is the (scaled) input, averaged over one rank.
+inline void reduceOnOneRank(const CollRequest& req, const ReductionInput& in, void* output,
+                            Schedule* out) {
+  int cp = out->copy(output, in.data, req.count * dataTypeSize(req.type), {in.ready});
+  divideOutput(req, output, req.count, cp >= 0 ? cp : in.ready, out);
+}
+
 }  // namespace mrd::algo

@@ -92,11 +92,11 @@ void buildChannel(const CollRequest& req, const PlanContext& ctx, int channel, R
 Status buildRingAllReduce(const CollRequest& req, const PlanContext& ctx, Schedule* out) {
   const size_t ts = dataTypeSize(req.type);
   const size_t bytes = req.count * ts;
-  const char* input = static_cast<const char*>(req.sendbuf);
-  int inputReady = scaleInput(req, req.recvbuf, req.sendbuf, req.count, out);
-  if (inputReady >= 0) input = static_cast<const char*>(req.recvbuf);
+  const ReductionInput in = prepareReductionInput(req, req.recvbuf, out);
+  const char* input = in.data;
+  const int inputReady = in.ready;
   if (ctx.nranks == 1) {
-    out->copy(req.recvbuf, input, bytes, {inputReady});
+    reduceOnOneRank(req, in, req.recvbuf, out);
     return Status::ok();
   }
   const int nch = channelsFor(bytes, ctx);

@@ -12,6 +12,8 @@ const std::vector<ParamDoc>& paramTable() {
       {"MRD_DEBUG_SUBSYS", "ALL",
        "Comma list of subsystems to log: INIT,BOOTSTRAP,NET,SHM,COLL,TUNE or ALL; ^X excludes."},
       {"MRD_DEBUG_FILE", "(stderr)", "Write the log to this file; %h is the host, %p the pid."},
+      {"MRD_TOPO_DUMP_FILE", "",
+       "Write each rank's host and job topology as JSON here; %h host, %p pid, %r rank."},
       {"MRD_SOCKET_IFNAME", "(auto)",
        "Interface(s) for bootstrap and TCP, e.g. eth0 or ^docker (prefix match; ^ excludes)."},
       {"MRD_COMM_ID", "", "host:port of the bootstrap root, as NCCL_COMM_ID."},
@@ -22,9 +24,12 @@ const std::vector<ParamDoc>& paramTable() {
        "1: large shm messages are read straight from the sender (process_vm_readv), one copy."},
       {"MRD_NSOCKS_PER_PEER", "1", "TCP sockets per peer and channel (1-16)."},
       {"MRD_SOCKET_BUF_BYTES", "4194304", "SO_SNDBUF/SO_RCVBUF of TCP data sockets."},
-      {"MRD_ALGO", "(tuned)", "Force an algorithm by name, e.g. ring."},
+      {"MRD_NET_PLUGIN", "",
+       "Network plug-in to load: a path, or NAME for libmeridian-net-NAME.so (then NAME as given)."},
+      {"MRD_ALGO", "(tuned)", "Algorithms the tuner may pick, NCCL 2.24 syntax: ring | ring,tree | ^tree | ring;allreduce:tree,ring;alltoall:bruck. Unknown names fail init."},
       {"MRD_NCHANNELS", "2", "Parallel channels (rings) per collective (1-16)."},
-      {"MRD_SLICE_BYTES", "131072", "Pipelining unit: a ring step moves its chunk in slices."},
+      {"MRD_CHUNK_SIZE", "(tuned, <= 131072)", "Pipelining unit: algorithms move their chunks in slices of this size."},
+      {"MRD_TUNER_PLUGIN", "", "Tuner plug-in: a shared library exporting mrdTunerPlugin_v1."},
       {"MRD_SLICE_SLOTS", "8", "Receive slots per channel: how many slices may be in flight."},
       {"MRD_CHANNEL_MIN_BYTES", "65536",
        "Smallest share of a buffer worth giving a channel of its own."},
@@ -70,6 +75,7 @@ Params readParams() {
   if (auto s = envString("MRD_DEBUG", set); !s.empty()) p.debug = s;
   p.debugSubsys = envString("MRD_DEBUG_SUBSYS", set);
   p.debugFile = envString("MRD_DEBUG_FILE", set);
+  p.topoDumpFile = envString("MRD_TOPO_DUMP_FILE", set);
   p.socketIfname = envString("MRD_SOCKET_IFNAME", set);
   p.commId = envString("MRD_COMM_ID", set);
   if (auto s = envString("MRD_TRANSPORTS", set); !s.empty()) p.transports = s;
@@ -78,9 +84,13 @@ Params readParams() {
   p.shmCma = envInt("MRD_SHM_CMA", 0, 0, 1, set) != 0;
   p.nsocksPerPeer = static_cast<int>(envInt("MRD_NSOCKS_PER_PEER", 1, 1, 16, set));
   p.sockBufBytes = envInt("MRD_SOCKET_BUF_BYTES", p.sockBufBytes, 0, 1LL << 30, set);
+  p.netPlugin = envString("MRD_NET_PLUGIN", set);
   p.algo = envString("MRD_ALGO", set);
   p.nchannels = static_cast<int>(envInt("MRD_NCHANNELS", p.nchannels, 1, 16, set));
-  p.sliceBytes = envInt("MRD_SLICE_BYTES", p.sliceBytes, 256, 1LL << 30, set);
+  p.nchannelsSet = std::getenv("MRD_NCHANNELS") != nullptr;
+  p.chunkBytes = envInt("MRD_CHUNK_SIZE", p.chunkBytes, 256, 1LL << 30, set);
+  p.chunkSet = std::getenv("MRD_CHUNK_SIZE") != nullptr;
+  p.tunerPlugin = envString("MRD_TUNER_PLUGIN", set);
   p.sliceSlots = static_cast<int>(envInt("MRD_SLICE_SLOTS", p.sliceSlots, 1, 1024, set));
   p.channelMinBytes = envInt("MRD_CHANNEL_MIN_BYTES", p.channelMinBytes, 1, 1LL << 40, set);
   p.timeoutMs = envInt("MRD_TIMEOUT_MS", p.timeoutMs, 1, 2147483647, set);

@@ -24,6 +24,7 @@ struct Params {
   std::string debug = "WARN";   // MRD_DEBUG
   std::string debugSubsys;      // MRD_DEBUG_SUBSYS
   std::string debugFile;        // MRD_DEBUG_FILE
+  std::string topoDumpFile;     // MRD_TOPO_DUMP_FILE
   // Bootstrap.
   std::string socketIfname;     // MRD_SOCKET_IFNAME
   std::string commId;           // MRD_COMM_ID
@@ -34,10 +35,14 @@ struct Params {
   bool shmCma = false;                 // MRD_SHM_CMA
   int nsocksPerPeer = 1;               // MRD_NSOCKS_PER_PEER
   int64_t sockBufBytes = 4 << 20;      // MRD_SOCKET_BUF_BYTES
+  std::string netPlugin;               // MRD_NET_PLUGIN
   // Algorithms and pipelining.
   std::string algo;                    // MRD_ALGO
   int nchannels = 2;                   // MRD_NCHANNELS
-  int64_t sliceBytes = 128 << 10;      // MRD_SLICE_BYTES
+  bool nchannelsSet = false;           //   given explicitly (the tuner keeps it)
+  int64_t chunkBytes = 128 << 10;      // MRD_CHUNK_SIZE
+  bool chunkSet = false;               //   given explicitly (the tuner keeps it)
+  std::string tunerPlugin;             // MRD_TUNER_PLUGIN
   int sliceSlots = 8;                  // MRD_SLICE_SLOTS
   int64_t channelMinBytes = 64 << 10;  // MRD_CHANNEL_MIN_BYTES
   // Waiting.

@@ -1,8 +1,8 @@
 // The algorithm interface: an algorithm turns one CollRequest into steps of
 // a Schedule for this rank. It never sees a transport; it only names peers
 // and channels. Algorithms are registered by name in one explicit list
-// (registerBuiltinAlgorithms); MRD_ALGO forces one, otherwise the selector
-// takes the first registered algorithm that supports the request.
+// (registerBuiltinAlgorithms); the tuner (src/tuner) picks one per call
+// among those that support the request and that MRD_ALGO allows.
 #pragma once
 
 #include <memory>
@@ -11,6 +11,7 @@
 
 #include "core/schedule.h"
 #include "core/status.h"
+#include "topo/job_layout.h"
 
 namespace mrd {
 
@@ -23,6 +24,7 @@ struct PlanContext {
   int sliceSlots = 1;       // receive slots per channel
   size_t channelMinBytes = 0;
   ScratchPool* scratch = nullptr;
+  const topo::JobLayout* layout = nullptr;  // ranks per host (hierarchical algorithms)
 };
 
 class Algorithm {
@@ -38,12 +40,9 @@ class Algorithm {
 class AlgorithmRegistry {
  public:
   void add(std::unique_ptr<Algorithm> a) { algos_.push_back(std::move(a)); }
-  // forced: an algorithm name from MRD_ALGO, or empty. A forced name that
-  // cannot do this request falls back to the default choice.
-  const Algorithm* select(const CollRequest& req, const PlanContext& ctx,
-                          const std::string& forced) const;
   const Algorithm* find(const std::string& name) const;
   std::vector<std::string> names() const;
+  const std::vector<std::unique_ptr<Algorithm>>& all() const { return algos_; }
 
  private:
   std::vector<std::unique_ptr<Algorithm>> algos_;

@@ -51,6 +51,7 @@ Status settingsFrom(const mrdConfig_t* cfg, CommSettings* out) {
   const config::Params& p = config::processParams();
   out->timeoutMs = p.timeoutMs;
   out->nchannels = p.nchannels;
+  out->nchannelsForced = p.nchannelsSet;
   if (cfg == nullptr) return Status::ok();
   if (cfg->magic != MRD_CONFIG_MAGIC || cfg->size < offsetof(mrdConfig_t, netName)) {
     return invalidArgument("config: not initialised with MRD_CONFIG_INITIALIZER (bad magic or size)");
@@ -67,6 +68,7 @@ Status settingsFrom(const mrdConfig_t* cfg, CommSettings* out) {
   if (minCh != MRD_CONFIG_UNDEF_INT) {
     if (minCh < 1 || minCh > 16) return invalidArgument("config: minChannels must be 1..16");
     if (out->nchannels < minCh) out->nchannels = minCh;
+    out->minChannels = minCh;
   }
   if (cfg->blocking != MRD_CONFIG_UNDEF_INT) out->blocking = cfg->blocking != 0;
   if (cfg->size >= offsetof(mrdConfig_t, splitShare) && cfg->commName != nullptr) {

@@ -43,7 +43,7 @@ Status Communicator::init(const mrdUniqueId& id, int nranks, int rank,
   env_.abort = &abort_;
   env_.timeoutMs = settings_.timeoutMs;
   env_.spinUs = config::processParams().spinUs;
-  loggedAlgo_.assign(16, false);
+  MRD_TRY(setupTuner());
   if (rank == 0) {
     MRD_LOG_INFO(kInit, "Meridian {}.{}.{}: comm {} nranks {} channels {} timeout {} ms{}",
                  MRD_MAJOR, MRD_MINOR, MRD_PATCH, commTag_, nranks_, settings_.nchannels,

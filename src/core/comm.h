@@ -20,7 +20,9 @@
 #include "core/executor.h"
 #include "core/schedule.h"
 #include "core/status.h"
+#include "topo/job_layout.h"
 #include "transport/transport.h"
+#include "tuner/tuner.h"
 
 namespace mrd {
 
@@ -33,6 +35,8 @@ struct CommSettings {
   int nchannels = 1;
   std::string name;
   bool blocking = true;  // false: init returns mrdInProgress and finishes in the background
+  bool nchannelsForced = false;  // MRD_NCHANNELS: always use nchannels
+  int minChannels = 1;           // the config's floor for the tuner
 };
 
 class Communicator {
@@ -102,6 +106,12 @@ class Communicator {
 
  private:
   Status setupTransports();
+  // Job layout, link calibration and the tuner (comm_tune.cc).
+  Status setupTuner();
+  Status calibrate(tuner::MachineModel* out);
+  Status timePingPong(int peer, bool initiator, size_t bytes, int reps, double* bestUs);
+  Status measureLink(const std::vector<int>& members, float* alphaUs, float* betaUsPerByte);
+  void logDecision(const CollRequest& req, const tuner::Decision& d);
   Status execute(const std::vector<CollRequest>& reqs);
   Status refuseIfFailed() const;
   Status queueJob(std::vector<CollRequest>* reqs, Stream* target);  // workMu_ held
@@ -131,7 +141,10 @@ class Communicator {
   Schedule schedule_;
   ScratchPool scratch_;
   Executor executor_;
-  std::vector<bool> loggedAlgo_;
+  tuner::Tuner tuner_;
+  tuner::Decision decision_;
+  topo::JobLayout layout_;
+  std::vector<uint64_t> loggedDecisions_;  // (kind, log2 bytes) already logged
   int8_t barrierBuf_[2] = {0, 0};
 
   // The stream worker: started by the first mrdStreamCreate.

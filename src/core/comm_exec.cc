@@ -28,10 +28,11 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
   ctx.rank = rank_;
   ctx.nranks = nranks_;
   ctx.nchannels = settings_.nchannels;
-  ctx.sliceBytes = static_cast<size_t>(params.sliceBytes);
+  ctx.sliceBytes = static_cast<size_t>(params.chunkBytes);
   ctx.sliceSlots = params.sliceSlots;
   ctx.channelMinBytes = static_cast<size_t>(params.channelMinBytes);
   ctx.scratch = &scratch_;
+  ctx.layout = &layout_;
   std::vector<const CollRequest*> selfSends;  // sends to this rank, matched in order
   size_t selfRecvs = 0;
   for (const CollRequest& original : reqs) {
@@ -62,17 +63,16 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
       req.type = mrdInt8;
       req.reduce = ReduceSpec{};
     }
-    const Algorithm* algo = builtinAlgorithms().select(req, ctx, params.algo);
-    if (algo == nullptr) {
-      return internalError(std::string("no algorithm implements ") + collName(req.kind));
-    }
-    size_t kindIndex = static_cast<size_t>(req.kind);
-    if (kindIndex < loggedAlgo_.size() && !loggedAlgo_[kindIndex]) {
-      loggedAlgo_[kindIndex] = true;
-      if (rank_ == 0) MRD_LOG_INFO(kColl, "{}: algorithm {}", collName(req.kind), algo->name());
-    }
+    // Every rank decides the same; rank 0 tells.
+    const bool details = rank_ == 0 && log::get(log::Subsys::kTune).should_log(spdlog::level::info);
+    MRD_TRY(tuner_.choose(req, ctx, details, &decision_).withContext("rank " + std::to_string(rank_)));
+    if (details) logDecision(req, decision_);
+    const Algorithm* algo = decision_.algo;
+    PlanContext callCtx = ctx;
+    callCtx.nchannels = decision_.nchannels;
+    callCtx.sliceBytes = decision_.chunkBytes;
     schedule_.beginOperation(req.type, req.reduce, nranks_);
-    MRD_TRY(algo->build(req, ctx, &schedule_));
+    MRD_TRY(algo->build(req, callCtx, &schedule_));
   }
   if (selfRecvs != selfSends.size()) {
     return invalidUsage("rank " + std::to_string(rank_) + ": send to self without a matching recv from self in the group");

@@ -60,15 +60,6 @@ bool subsysEnabled(const std::string& list, const char* name) {
   return exclusive ? !listed : listed;
 }
 
-std::string expandPath(std::string path) {
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  for (size_t pos; (pos = path.find("%h")) != std::string::npos;) path.replace(pos, 2, host);
-  for (size_t pos; (pos = path.find("%p")) != std::string::npos;)
-    path.replace(pos, 2, std::to_string(getpid()));
-  return path;
-}
-
 struct Loggers {
   std::array<std::shared_ptr<spdlog::logger>, static_cast<size_t>(Subsys::kCount)> all;
   std::once_flag built;
@@ -107,6 +98,15 @@ void build(Loggers& l) {
 }
 
 }  // namespace
+
+std::string expandPath(std::string path) {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  for (size_t pos; (pos = path.find("%h")) != std::string::npos;) path.replace(pos, 2, host);
+  for (size_t pos; (pos = path.find("%p")) != std::string::npos;)
+    path.replace(pos, 2, std::to_string(getpid()));
+  return path;
+}
 
 spdlog::logger& get(Subsys s) {
   Loggers& l = loggers();

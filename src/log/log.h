@@ -4,6 +4,8 @@
 // thread-per-rank tests run many communicators in one process.
 #pragma once
 
+#include <string>
+
 #include <spdlog/spdlog.h>
 
 namespace mrd::log {
@@ -13,6 +15,10 @@ enum class Subsys { kInit, kBootstrap, kNet, kShm, kColl, kTune, kCount };
 // Returns the logger of a subsystem; configured once per process from the
 // environment (see config/params.cc for the variables).
 spdlog::logger& get(Subsys s);
+
+// Replaces %h by the host name and %p by the pid in a file name pattern
+// (MRD_DEBUG_FILE, MRD_TOPO_DUMP_FILE).
+std::string expandPath(std::string path);
 
 // The rank printed in log lines written by this thread (-1: none).
 void setThreadRank(int rank);

@@ -1,6 +1,9 @@
 /* The README's example, compiled as C99 against the installed package. */
 #include <stdio.h>
 #include <meridian/meridian.h>
+/* The net plug-in header must be installed and compile as C99 too. */
+#include <meridian/meridian_net.h>
+typedef char mrdNetHandleSizeCheck[MRD_NET_HANDLE_MAXSIZE == 128 && sizeof(mrdNet_v1_t) > 0 ? 1 : -1];
 
 int main(void) {
   mrdComm_t comm;

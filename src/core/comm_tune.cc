@@ -1,0 +1,192 @@
+// The communicator's tuner: which ranks share a host, a few timed ring
+// shifts at init to measure each kind of link (latency and bandwidth, a
+// millisecond or two in all), and the per-call decision with its INFO log.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "core/algorithm.h"
+#include "core/comm.h"
+#include "core/datatype.h"
+#include "core/reduce.h"
+#include "log/log.h"
+#include "topo/topo.h"
+
+namespace mrd {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double elapsedUs(SteadyClock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(SteadyClock::now() - t0).count();
+}
+
+// Measurements of one rank; negative: not measured here.
+struct LinkSample {
+  float alphaIntra = -1, betaIntra = -1, alphaInter = -1, betaInter = -1;
+  float gamma = -1, copy = -1;
+};
+
+double meanOfMeasured(const std::vector<LinkSample>& all, float LinkSample::*field, double fallback) {
+  double sum = 0;
+  int n = 0;
+  for (const LinkSample& s : all) {
+    if (s.*field > 0) {
+      sum += s.*field;
+      ++n;
+    }
+  }
+  return n == 0 ? fallback : sum / n;
+}
+
+constexpr size_t kSmallBytes = 8;
+constexpr size_t kBigBytes = 256 << 10;
+
+}  // namespace
+
+Status Communicator::timePingPong(int peer, bool initiator, size_t bytes, int reps,
+                                  double* bestUs) {
+  std::vector<char> out(bytes, 1), in(bytes);
+  *bestUs = 1e30;
+  // The initiator sends `bytes` and waits for an 8-byte answer; the best of
+  // several runs is what the link can do (the rest is other processes'
+  // noise on a loaded machine).
+  for (int i = 0; i < reps; ++i) {
+    schedule_.clear();
+    schedule_.beginOperation(mrdInt8, ReduceSpec{}, nranks_);
+    if (initiator) {
+      schedule_.send(peer, 0, out.data(), bytes, {});
+      schedule_.recv(peer, 0, in.data(), kSmallBytes, {});
+    } else {
+      int got = schedule_.recv(peer, 0, in.data(), bytes, {});
+      schedule_.send(peer, 0, out.data(), kSmallBytes, {got});
+    }
+    auto t0 = SteadyClock::now();
+    MRD_TRY(executor_.run(schedule_, env_, [] { return std::string("link calibration at init"); }));
+    *bestUs = std::min(*bestUs, elapsedUs(t0));
+  }
+  schedule_.clear();
+  return Status::ok();
+}
+
+// Members are paired (0-1, 2-3, ...); the first of each pair measures.
+Status Communicator::measureLink(const std::vector<int>& members, float* alphaUs,
+                                 float* betaUsPerByte) {
+  size_t me = static_cast<size_t>(std::find(members.begin(), members.end(), rank_) - members.begin());
+  if (me >= members.size()) return Status::ok();
+  size_t partner = me ^ 1;
+  if (partner >= members.size()) return Status::ok();  // odd one out
+  const bool initiator = me % 2 == 0;
+  const int peer = members[partner];
+  double warm, small, big;
+  MRD_TRY(timePingPong(peer, initiator, kSmallBytes, 1, &warm));
+  MRD_TRY(timePingPong(peer, initiator, kSmallBytes, 8, &small));
+  MRD_TRY(timePingPong(peer, initiator, kBigBytes, 3, &big));
+  if (!initiator) return Status::ok();
+  *alphaUs = static_cast<float>(small / 2);
+  *betaUsPerByte = static_cast<float>(std::max(big - small, 0.01) / kBigBytes);
+  return Status::ok();
+}
+
+Status Communicator::calibrate(tuner::MachineModel* out) {
+  *out = tuner::MachineModel{};
+  LinkSample mine;
+  const int host = layout_.hostOf[static_cast<size_t>(rank_)];
+  const std::vector<int>& local = layout_.ranksOfHost[static_cast<size_t>(host)];
+  MRD_TRY(measureLink(local, &mine.alphaIntra, &mine.betaIntra));
+  if (layout_.nhosts > 1) {
+    // Host leaders, paired across hosts.
+    std::vector<int> leaders;
+    for (const auto& ranks : layout_.ranksOfHost) leaders.push_back(ranks.front());
+    MRD_TRY(measureLink(leaders, &mine.alphaInter, &mine.betaInter));
+  }
+  {
+    // Local reduction and copy speed on 256 KiB of floats, best of two.
+    const size_t n = kBigBytes / sizeof(float);
+    std::vector<float> a(n, 1.0f), b(n, 2.0f), c(n);
+    double red = 1e30, cp = 1e30;
+    for (int i = 0; i < 2; ++i) {
+      auto t0 = SteadyClock::now();
+      reduceArrays(c.data(), a.data(), b.data(), n, mrdFloat32, RedKind::kSum);
+      red = std::min(red, elapsedUs(t0));
+      t0 = SteadyClock::now();
+      std::memcpy(a.data(), c.data(), kBigBytes);
+      cp = std::min(cp, elapsedUs(t0));
+    }
+    mine.gamma = static_cast<float>(std::max(red, 0.01) / kBigBytes);
+    mine.copy = static_cast<float>(std::max(cp, 0.01) / kBigBytes);
+  }
+  // Everyone uses the same numbers, so every rank makes the same choices.
+  std::vector<LinkSample> all(static_cast<size_t>(nranks_));
+  all[static_cast<size_t>(rank_)] = mine;
+  MRD_TRY(bootstrap_->allgather(all.data(), sizeof(LinkSample)).withContext("link calibration"));
+  out->intra.alphaUs = meanOfMeasured(all, &LinkSample::alphaIntra, out->intra.alphaUs);
+  out->intra.betaUsPerByte = meanOfMeasured(all, &LinkSample::betaIntra, out->intra.betaUsPerByte);
+  out->inter.alphaUs = meanOfMeasured(all, &LinkSample::alphaInter, out->inter.alphaUs);
+  out->inter.betaUsPerByte = meanOfMeasured(all, &LinkSample::betaInter, out->inter.betaUsPerByte);
+  out->gammaUsPerByte = meanOfMeasured(all, &LinkSample::gamma, out->gammaUsPerByte);
+  out->copyUsPerByte = meanOfMeasured(all, &LinkSample::copy, out->copyUsPerByte);
+  return Status::ok();
+}
+
+Status Communicator::setupTuner() {
+  const config::Params& params = config::processParams();
+  layout_ = topo::buildJobLayout(nranks_, [this](int a, int b) { return bootstrap_->sameHost(a, b); });
+  const int maxLocal = layout_.maxLocalSize();
+  if (layout_.localRank[static_cast<size_t>(rank_)] == 0 &&
+      log::get(log::Subsys::kInit).should_log(spdlog::level::info)) {
+    // Reading the hardware costs tens of milliseconds: only when asked.
+    std::string text = topo::describe(topo::processHostTopology(), layout_);
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      MRD_LOG_INFO(kInit, "{}", text.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  if (!params.topoDumpFile.empty()) {
+    Status st = topo::dumpTopology(params.topoDumpFile, topo::processHostTopology(), layout_, rank_);
+    if (!st.isOk()) MRD_LOG_WARN(kInit, "MRD_TOPO_DUMP_FILE: {}", st.message());
+  }
+
+  tuner::TunerLimits lim;
+  lim.maxChannels = settings_.nchannels;
+  lim.minChannels = std::min(settings_.minChannels, settings_.nchannels);
+  lim.channelsForced = settings_.nchannelsForced;
+  lim.chunkBytes = static_cast<size_t>(params.chunkBytes);
+  lim.chunkForced = params.chunkSet;
+  lim.channelMinBytes = static_cast<size_t>(params.channelMinBytes);
+  MRD_TRY(tuner_.init(params.algo, &builtinAlgorithms(), lim, nranks_, layout_.nhosts, maxLocal));
+  auto t0 = SteadyClock::now();
+  tuner::MachineModel machine;
+  MRD_TRY(calibrate(&machine));
+  tuner_.setMachine(machine);
+  if (rank_ == 0) {
+    MRD_LOG_INFO(kInit,
+                 "layout: {} hosts, up to {} ranks per host; links measured in {:.0f} us: "
+                 "intra {:.1f} us + {:.2f} GB/s, inter {:.1f} us + {:.2f} GB/s, reduce {:.1f} GB/s",
+                 layout_.nhosts, maxLocal, elapsedUs(t0), machine.intra.alphaUs,
+                 1e-3 / machine.intra.betaUsPerByte, machine.inter.alphaUs,
+                 1e-3 / machine.inter.betaUsPerByte, 1e-3 / machine.gammaUsPerByte);
+  }
+  return Status::ok();
+}
+
+void Communicator::logDecision(const CollRequest& req, const tuner::Decision& d) {
+  size_t bytes = tuner::requestBytes(req, nranks_);
+  uint64_t bucket = 0;
+  while ((size_t{1} << bucket) < bytes) ++bucket;
+  uint64_t key = static_cast<uint64_t>(req.kind) << 8 | bucket;
+  if (std::find(loggedDecisions_.begin(), loggedDecisions_.end(), key) != loggedDecisions_.end()) return;
+  loggedDecisions_.push_back(key);
+  std::string alternatives;
+  for (const auto& [name, us] : d.considered) {
+    alternatives += " " + name + "=" + (us < 0 ? std::string("n/a") : std::to_string(static_cast<int64_t>(std::lround(us))));
+  }
+  MRD_LOG_INFO(kTune, "{} {} bytes: {} channels {} chunk {} (predicted us:{})", collName(req.kind),
+               bytes, d.algo->name(), d.nchannels, d.chunkBytes, alternatives);
+}
+
+}  // namespace mrd

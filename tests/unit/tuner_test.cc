@@ -1,0 +1,174 @@
+// The tuner's pure parts: MRD_ALGO parsing, the cost model's decision table
+// for fixed alpha/beta inputs, and the chunk/channel rules.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tuner/algo_policy.h"
+#include "tuner/cost_model.h"
+#include "tuner/tuner.h"
+
+namespace mrd::tuner {
+namespace {
+
+const std::vector<std::string> kKnown = {"direct", "ring", "chain", "pairwise", "linear",
+                                         "bruck", "recursive_doubling", "rabenseifner", "tree"};
+
+TEST(AlgoPolicy, EmptyAllowsEverything) {
+  AlgoPolicy p;
+  ASSERT_TRUE(parseAlgoPolicy("", kKnown, &p).isOk());
+  EXPECT_TRUE(p.empty());
+  bool strict = true;
+  EXPECT_TRUE(p.ruleFor(CollKind::kAllReduce, &strict).allows("tree"));
+  EXPECT_FALSE(strict);
+}
+
+TEST(AlgoPolicy, NcclSyntaxDefaultAndPerCollective) {
+  AlgoPolicy p;
+  Status st = parseAlgoPolicy("ring;allreduce:tree,ring;alltoall:bruck", kKnown, &p);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  bool strict = false;
+  const AlgoRule& ar = p.ruleFor(CollKind::kAllReduce, &strict);
+  EXPECT_TRUE(strict);
+  EXPECT_TRUE(ar.allows("tree"));
+  EXPECT_TRUE(ar.allows("ring"));
+  EXPECT_FALSE(ar.allows("direct"));
+  const AlgoRule& a2a = p.ruleFor(CollKind::kAlltoAll, &strict);
+  EXPECT_TRUE(strict);
+  EXPECT_TRUE(a2a.allows("bruck"));
+  EXPECT_FALSE(a2a.allows("pairwise"));
+  const AlgoRule& ag = p.ruleFor(CollKind::kAllGather, &strict);
+  EXPECT_FALSE(strict);
+  EXPECT_TRUE(ag.allows("ring"));
+  EXPECT_FALSE(ag.allows("bruck"));
+}
+
+TEST(AlgoPolicy, ExclusionCaseAndSpaces) {
+  AlgoPolicy p;
+  ASSERT_TRUE(parseAlgoPolicy(" AllReduce : ^Direct , tree ", kKnown, &p).isOk());
+  bool strict = false;
+  const AlgoRule& r = p.ruleFor(CollKind::kAllReduce, &strict);
+  EXPECT_FALSE(r.allows("direct"));
+  EXPECT_FALSE(r.allows("tree"));
+  EXPECT_TRUE(r.allows("ring"));
+}
+
+TEST(AlgoPolicy, SendRecvCoversBoth) {
+  AlgoPolicy p;
+  ASSERT_TRUE(parseAlgoPolicy("sendrecv:pairwise", kKnown, &p).isOk());
+  bool strict = false;
+  EXPECT_TRUE(p.ruleFor(CollKind::kSend, &strict).allows("pairwise"));
+  EXPECT_TRUE(strict);
+  EXPECT_TRUE(p.ruleFor(CollKind::kRecv, &strict).allows("pairwise"));
+}
+
+TEST(AlgoPolicy, UnknownNamesAreErrorsThatSayWhy) {
+  AlgoPolicy p;
+  Status st = parseAlgoPolicy("ring;allreduce:tre", kKnown, &p);
+  EXPECT_EQ(st.code(), mrdInvalidArgument);
+  EXPECT_NE(st.message().find("unknown algorithm \"tre\""), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("rabenseifner"), std::string::npos) << st.message();
+  st = parseAlgoPolicy("allreduse:ring", kKnown, &p);
+  EXPECT_EQ(st.code(), mrdInvalidArgument);
+  EXPECT_NE(st.message().find("unknown collective \"allreduse\""), std::string::npos) << st.message();
+  EXPECT_EQ(parseAlgoPolicy("ring;tree", kKnown, &p).code(), mrdInvalidArgument);
+  EXPECT_EQ(parseAlgoPolicy("allreduce:ring;allreduce:tree", kKnown, &p).code(), mrdInvalidArgument);
+  EXPECT_EQ(parseAlgoPolicy("allreduce:", kKnown, &p).code(), mrdInvalidArgument);
+  EXPECT_EQ(parseAlgoPolicy("ring,,tree", kKnown, &p).code(), mrdInvalidArgument);
+}
+
+// A machine with round numbers: 10 us latency, 1 GB/s links, fast reduce.
+MachineModel fixedMachine() {
+  MachineModel m;
+  m.intra.alphaUs = 10;
+  m.intra.betaUsPerByte = 1e-3;
+  m.inter.alphaUs = 30;
+  m.inter.betaUsPerByte = 1e-3;
+  m.gammaUsPerByte = 1e-4;
+  m.copyUsPerByte = 5e-5;
+  return m;
+}
+
+std::string winner(CollKind kind, size_t bytes, int nranks, const std::vector<std::string>& algos,
+                   int nhosts = 1) {
+  CostQuery q;
+  q.kind = kind;
+  q.bytes = bytes;
+  q.nranks = nranks;
+  q.nhosts = nhosts;
+  std::vector<double> costs;
+  for (const auto& a : algos) costs.push_back(predictUs(a, q, fixedMachine()));
+  int best = cheapest(costs);
+  return best < 0 ? "none" : algos[static_cast<size_t>(best)];
+}
+
+TEST(CostModel, DecisionTableForFixedAlphaBeta) {
+  const std::vector<std::string> ar = {"direct", "ring", "recursive_doubling", "rabenseifner", "tree"};
+  // Latency-bound: one round beats log rounds beats 2(n-1) rounds.
+  EXPECT_EQ(winner(CollKind::kAllReduce, 8, 8, ar), "direct");
+  EXPECT_EQ(winner(CollKind::kAllReduce, 8, 8, {"ring", "recursive_doubling", "tree"}), "recursive_doubling");
+  // Bandwidth-bound: ring (or Rabenseifner, same bandwidth, fewer steps).
+  std::string big = winner(CollKind::kAllReduce, 64 << 20, 8, ar);
+  EXPECT_TRUE(big == "rabenseifner" || big == "ring") << big;
+  EXPECT_EQ(winner(CollKind::kAllReduce, 64 << 20, 8, {"ring", "recursive_doubling", "direct"}), "ring");
+  // Broadcast: tree for small, chain for large.
+  EXPECT_EQ(winner(CollKind::kBroadcast, 8, 8, {"chain", "tree"}), "tree");
+  EXPECT_EQ(winner(CollKind::kBroadcast, 64 << 20, 8, {"chain", "tree"}), "chain");
+  // Alltoall: Bruck for tiny blocks on many ranks, pairwise for large.
+  EXPECT_EQ(winner(CollKind::kAlltoAll, 64 << 20, 8, {"pairwise", "bruck"}), "pairwise");
+  EXPECT_EQ(winner(CollKind::kAlltoAll, 8 * 64, 64, {"pairwise", "bruck"}), "bruck");
+  // Allgather: log rounds beat the ring while latency dominates.
+  EXPECT_EQ(winner(CollKind::kAllGather, 64, 8, {"ring", "recursive_doubling"}), "recursive_doubling");
+  EXPECT_EQ(winner(CollKind::kAllGather, 64 << 20, 8, {"ring", "bruck"}), "ring");
+}
+
+TEST(CostModel, UnmodelledPairsAreNegative) {
+  CostQuery q;
+  q.kind = CollKind::kAlltoAll;
+  q.bytes = 1024;
+  q.nranks = 4;
+  EXPECT_LT(predictUs("tree", q, fixedMachine()), 0);
+  EXPECT_LT(predictUs("no-such-algo", q, fixedMachine()), 0);
+  EXPECT_EQ(cheapest({-1, -1}), -1);
+  EXPECT_EQ(cheapest({-1, 5, 5}), 1);  // ties go to the earlier one
+}
+
+TEST(CostModel, CrossHostUsesTheSlowerLink) {
+  CostQuery q;
+  q.kind = CollKind::kAllReduce;
+  q.bytes = 8;
+  q.nranks = 4;
+  double one = predictUs("ring", q, fixedMachine());
+  q.nhosts = 2;
+  EXPECT_GT(predictUs("ring", q, fixedMachine()), one);
+}
+
+TEST(TunerLimits, ChunkAndChannels) {
+  TunerLimits lim;
+  lim.maxChannels = 4;
+  lim.chunkBytes = 128 << 10;
+  lim.channelMinBytes = 64 << 10;
+  CostQuery q;
+  q.nranks = 4;
+  q.bytes = 8;
+  EXPECT_EQ(chooseChannels(q, lim), 1);
+  EXPECT_EQ(chooseChunkBytes(q, lim), size_t{16} << 10);
+  q.bytes = 64 << 20;
+  EXPECT_EQ(chooseChannels(q, lim), 4);
+  EXPECT_EQ(chooseChunkBytes(q, lim), size_t{128} << 10);
+  q.bytes = 1 << 20;  // 256 KiB per ring step: 64 KiB slices
+  EXPECT_EQ(chooseChunkBytes(q, lim), size_t{64} << 10);
+  lim.chunkForced = true;
+  lim.chunkBytes = 4096;
+  EXPECT_EQ(chooseChunkBytes(q, lim), size_t{4096});
+  lim.channelsForced = true;
+  q.bytes = 8;
+  EXPECT_EQ(chooseChannels(q, lim), 4);
+  lim.channelsForced = false;
+  lim.minChannels = 2;
+  EXPECT_EQ(chooseChannels(q, lim), 2);
+}
+
+}  // namespace
+}  // namespace mrd::tuner
