@@ -15,19 +15,9 @@ void buildChannel(const CollRequest& req, const PlanContext& ctx, int channel, R
   const size_t bytes = part.count * ts;
   const char* in = input + part.begin * ts;
   char* result = static_cast<char*>(req.recvbuf) + part.begin * ts;
-  if (f.out()) {
-    int sent = out->send(f.partner, channel, in, bytes, {inputReady});
-    out->recv(f.partner, channel, result, bytes, {sent});
-    return;
-  }
   const char* cur = in;
   int ready = inputReady;
-  if (f.partner >= 0) {
-    char* theirs = ctx.scratch->take(bytes);
-    int got = out->recv(f.partner, channel, theirs, bytes, {});
-    ready = out->reduce(result, theirs, cur, part.count, {got, ready});  // partner is lower
-    cur = result;
-  }
+  if (!foldInAllReduce(f, channel, in, result, part.count, ts, ctx, &cur, &ready, out)) return;
   std::vector<size_t> bounds(static_cast<size_t>(f.p) + 1, part.count);
   for (int w = 0; w < f.p; ++w) {
     bounds[static_cast<size_t>(w)] =
@@ -46,23 +36,7 @@ void buildChannel(const CollRequest& req, const PlanContext& ctx, int channel, R
 }  // namespace
 
 Status buildRabenseifnerAllReduce(const CollRequest& req, const PlanContext& ctx, Schedule* out) {
-  const size_t ts = dataTypeSize(req.type);
-  const size_t bytes = req.count * ts;
-  const char* input = static_cast<const char*>(req.sendbuf);
-  int inputReady = scaleInput(req, req.recvbuf, req.sendbuf, req.count, out);
-  if (inputReady >= 0) input = static_cast<const char*>(req.recvbuf);
-  if (ctx.nranks == 1) {
-    int cp = out->copy(req.recvbuf, input, bytes, {inputReady});
-    divideOutput(req, req.recvbuf, req.count, cp >= 0 ? cp : inputReady, out);
-    return Status::ok();
-  }
-  if (req.count == 0) return Status::ok();
-  const int nch = channelsFor(bytes, ctx);
-  for (int c = 0; c < nch; ++c) {
-    buildChannel(req, ctx, c, evenPart(req.count, static_cast<size_t>(nch), static_cast<size_t>(c)),
-                 input, inputReady, out);
-  }
-  return Status::ok();
+  return buildAllReducePerChannel(req, ctx, buildChannel, out);
 }
 
 }  // namespace mrd::algo

@@ -83,6 +83,22 @@ int doublingAllGather(const Fold& f, const std::vector<size_t>& bounds, size_t t
                       Lanes lanes, const PlanContext& ctx, char* buf, int ready,
                       const std::vector<int>& before, Schedule* out);
 
+// Both allreduces: the PreMulSum scale, one rank, then one independent
+// copy of the algorithm per channel on that channel's share of the buffer.
+using AllReduceChannelBuilder = void (*)(const CollRequest& req, const PlanContext& ctx,
+                                         int channel, Range part, const char* input,
+                                         int inputReady, Schedule* out);
+Status buildAllReducePerChannel(const CollRequest& req, const PlanContext& ctx,
+                                AllReduceChannelBuilder buildChannel, Schedule* out);
+
+// The fold-in of an allreduce channel. A folded-out rank hands `in` to its
+// partner and receives the result into `result` (and has nothing else to
+// do: returns false). Its partner adds the received data, lower rank first,
+// into `result`; *cur / *ready then name this rank's contribution.
+bool foldInAllReduce(const Fold& f, int channel, const char* in, char* result, size_t count,
+                     size_t typeSize, const PlanContext& ctx, const char** cur, int* ready,
+                     Schedule* out);
+
 Status buildRecursiveDoublingAllReduce(const CollRequest& req, const PlanContext& ctx,
                                        Schedule* out);
 Status buildRecursiveDoublingAllGather(const CollRequest& req, const PlanContext& ctx,

@@ -146,4 +146,41 @@ int doublingAllGather(const Fold& f, const std::vector<size_t>& bounds, size_t t
   return ready;
 }
 
+Status buildAllReducePerChannel(const CollRequest& req, const PlanContext& ctx,
+                                AllReduceChannelBuilder buildChannel, Schedule* out) {
+  const ReductionInput in = prepareReductionInput(req, req.recvbuf, out);
+  if (ctx.nranks == 1) {
+    reduceOnOneRank(req, in, req.recvbuf, out);
+    return Status::ok();
+  }
+  if (req.count == 0) return Status::ok();
+  const int nch = channelsFor(req.count * dataTypeSize(req.type), ctx);
+  for (int c = 0; c < nch; ++c) {
+    buildChannel(req, ctx, c, evenPart(req.count, static_cast<size_t>(nch), static_cast<size_t>(c)),
+                 in.data, in.ready, out);
+  }
+  return Status::ok();
+}
+
+bool foldInAllReduce(const Fold& f, int channel, const char* in, char* result, size_t count,
+                     size_t typeSize, const PlanContext& ctx, const char** cur, int* ready,
+                     Schedule* out) {
+  const size_t bytes = count * typeSize;
+  if (f.out()) {
+    // Hand the input over, get the result back (into what may be the
+    // input's memory, so only after the send is done).
+    int sent = out->send(f.partner, channel, in, bytes, {*ready});
+    out->recv(f.partner, channel, result, bytes, {sent});
+    return false;
+  }
+  *cur = in;
+  if (f.partner >= 0) {
+    char* theirs = ctx.scratch->take(bytes);
+    int got = out->recv(f.partner, channel, theirs, bytes, {});
+    *ready = out->reduce(result, theirs, in, count, {got, *ready});  // partner is lower
+    *cur = result;
+  }
+  return true;
+}
+
 }  // namespace mrd::algo

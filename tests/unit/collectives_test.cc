@@ -1,5 +1,5 @@
 // Every collective of the public API against the serial reference, with
-// threads as ranks: operation x datatype x op x nranks {1,2,3,4,5,8} x
+// threads as ranks: operation x datatype x op x nranks {1,2,3,4,5,6,8} x
 // counts {0, 1, 1031, a few MiB for a subset} x out-of-place / in-place
 // (NCCL's definitions) x roots.
 //
@@ -48,7 +48,7 @@ constexpr Coll kAllColls[] = {
     Coll::kAllReduce, Coll::kBroadcast, Coll::kReduce, Coll::kAllGather, Coll::kReduceScatter,
     Coll::kAlltoAll,  Coll::kAlltoAllv, Coll::kGather, Coll::kScatter,   Coll::kSendRecv};
 
-constexpr int kRankCounts[] = {1, 2, 3, 4, 5, 8};
+constexpr int kRankCounts[] = {1, 2, 3, 4, 5, 6, 8};
 
 const char* collName(Coll c) {
   switch (c) {
