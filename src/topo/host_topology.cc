@@ -288,6 +288,8 @@ Status bindToNumaNode(void* p, size_t bytes, int node) {
   if (bytes == 0 || node == -1) return Status::ok();
   if (p == nullptr) return invalidArgument("bindToNumaNode: null address");
   if (node < 0) return invalidArgument("bindToNumaNode: no NUMA node " + std::to_string(node));
+  // One node: nothing to place, and no need to load hwloc (tens of ms).
+  if (node == 0 && countSysNumaNodes() == 1) return Status::ok();
   hwloc_topology_t topo = hwloc().topo;
   if (topo == nullptr) {
     int n = countSysNumaNodes();

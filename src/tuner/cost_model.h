@@ -35,6 +35,7 @@ struct CostQuery {
   int nhosts = 1;
   int maxLocal = 1;        // most ranks on one host
   size_t chunkBytes = 128 << 10;  // pipelining unit in force
+  size_t channelMinBytes = 64 << 10;  // below 2x this, tree uses one tree
 };
 
 // Predicted microseconds; a negative value means "no model for this

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "log/log.h"
+#include "topo/host_topology.h"
 
 namespace mrd::transport::shm {
 
@@ -39,6 +40,10 @@ Status Segment::create(const std::string& name, size_t bytes) {
   if (p == MAP_FAILED) return systemError(errnoText("mmap(" + name + ")", errno));
   base_ = static_cast<char*>(p);
   bytes_ = bytes;
+  // Peers write into this segment and its owner reads it: its pages belong
+  // on the owner's NUMA node (before anything touches them).
+  Status placed = topo::bindToNumaNode(base_, bytes_, topo::currentNumaNode());
+  if (!placed.isOk()) MRD_LOG_INFO(kShm, "{}: left unplaced: {}", name, placed.message());
   return Status::ok();
 }
 
