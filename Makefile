@@ -6,7 +6,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps build demo test test-fast install clean
+.PHONY: all deps build demo test test-fast bench-sweep install clean
 
 all: build
 
@@ -28,6 +28,13 @@ test: build
 # The quick loop: unit tests only.
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -L unit -j 2
+
+# The tuner's choice against every forced algorithm, per size (not run in CI):
+#   make bench-sweep NP=8 SWEEP_ARGS="-c allreduce -R 5 --json sweep.json"
+NP ?= 4
+SWEEP_ARGS ?= -b 8 -e 64M -f 4 -R 3
+bench-sweep: build
+	./benchmarks/algo_sweep --build $(BUILD) --np $(NP) $(SWEEP_ARGS)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -2,6 +2,7 @@
 #include "bruck/bruck.h"
 #include "chain/chain.h"
 #include "core/algorithm.h"
+#include "hierarchical/hierarchical.h"
 #include "pairwise/pairwise.h"
 #include "recursive/recursive.h"
 #include "ring/ring.h"
@@ -25,6 +26,7 @@ void registerBuiltinAlgorithms(AlgorithmRegistry* registry) {
   registry->add(algo::makeRecursiveDoublingAlgorithm());
   registry->add(algo::makeRabenseifnerAlgorithm());
   registry->add(algo::makeTreeAlgorithm());
+  registry->add(algo::makeHierarchicalAlgorithm());
 }
 
 const AlgorithmRegistry& builtinAlgorithms() {

@@ -99,6 +99,7 @@ void PrintUsage(const char* argv0) {
       "[-C,--report_cputime <0/1>] \n\t"
       "[-a,--average <0/1/2/3> report average iteration time <0=RANK0/1=AVG/2=MIN/3=MAX>] \n\t"
       "[-J,--output_file <file> write output to filepath, in JSON] \n\t"
+      "[-A,--algo <algorithm, or MRD_ALGO syntax> force the algorithm (sets MRD_ALGO)] \n\t"
       "[-h,--help]\n",
       basename(name));
 }
@@ -135,6 +136,13 @@ bool ApplyFlag(int c, const char* arg, Options* opts) {
       return true;
     case 'J':
       opts->json_path = arg;
+      return true;
+    case 'A':
+      if (*arg == '\0') {
+        std::fprintf(stderr, "-A (algo) must name an algorithm\n");
+        return false;
+      }
+      opts->algo = arg;
       return true;
     case 'r':
       if (std::strcmp(arg, "all") == 0) {
@@ -270,12 +278,13 @@ int ParseOptions(int argc, char** argv, Options* opts) {
                                             {"report_cputime", required_argument, nullptr, 'C'},
                                             {"average", required_argument, nullptr, 'a'},
                                             {"output_file", required_argument, nullptr, 'J'},
+                                            {"algo", required_argument, nullptr, 'A'},
                                             {"help", no_argument, nullptr, 'h'},
                                             {nullptr, 0, nullptr, 0}};
   while (true) {
     int index = 0;
     int c =
-        getopt_long(argc, argv, "t:g:b:e:i:f:n:m:w:p:c:o:d:r:z:y:T:G:C:a:J:h", kLongOpts, &index);
+        getopt_long(argc, argv, "t:g:b:e:i:f:n:m:w:p:c:o:d:r:z:y:T:G:C:a:J:A:h", kLongOpts, &index);
     if (c == -1) break;
     if (c == 'h') {
       PrintUsage(argv[0]);

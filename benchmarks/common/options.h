@@ -34,6 +34,7 @@ struct Options {
   int average = 1;         // -a: 0 rank 0, 1 mean, 2 min, 3 max
   int parallel_init = 0;   // -p: accepted; ranks always initialise in parallel
   std::string json_path;   // -J
+  std::string algo;        // -A: MRD_ALGO for this process ("" leaves it alone)
 };
 
 // Parses argv into *opts. Returns -1 to go on, else the exit status to leave

@@ -90,12 +90,14 @@ int RankMain(const Shared& shared, int slot) {
   ctx.watchdog = shared.watchdog;
   ctx.slot = slot;
   ctx.watchdog->Arm(slot, slot, "communicator initialization");
-  if (shared.from_env) {
-    CheckCall(slot, nullptr, "mrdCommInitFromEnv", mrdCommInitFromEnv(&ctx.comm));
-  } else {
-    CheckCall(slot, nullptr, "mrdCommInitRank",
-              mrdCommInitRank(&ctx.comm, o.nthreads, shared.id, slot));
+  const mrdResult_t init = shared.from_env
+                              ? mrdCommInitFromEnv(&ctx.comm)
+                              : mrdCommInitRank(&ctx.comm, o.nthreads, shared.id, slot);
+  if (init != mrdSuccess && !o.algo.empty()) {
+    std::fprintf(stderr, "-A %s (MRD_ALGO=%s): communicator initialization failed\n",
+                 o.algo.c_str(), o.algo.c_str());
   }
+  CheckCall(slot, nullptr, shared.from_env ? "mrdCommInitFromEnv" : "mrdCommInitRank", init);
   CheckCall(slot, ctx.comm, "mrdCommUserRank", mrdCommUserRank(ctx.comm, &ctx.rank));
   CheckCall(ctx.rank, ctx.comm, "mrdCommCount", mrdCommCount(ctx.comm, &ctx.nranks));
   if (!o.stream_null) {
@@ -161,6 +163,12 @@ int PerfMain(int argc, char** argv, const CollSpec& spec) {
   Options opts;
   const int parsed = ParseOptions(argc, argv, &opts);
   if (parsed >= 0) return parsed;
+  // The library reads its environment once, at its first call: -A must be
+  // in place before anything below calls it.
+  if (!opts.algo.empty() && setenv("MRD_ALGO", opts.algo.c_str(), 1) != 0) {
+    std::fprintf(stderr, "-A %s: cannot set MRD_ALGO\n", opts.algo.c_str());
+    return EXIT_FAILURE;
+  }
 
   Shared shared{};
   shared.opts = &opts;

@@ -1,6 +1,7 @@
 #include "common/report.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #include "meridian/meridian.h"
@@ -59,6 +60,12 @@ void Reporter::Header(const std::vector<RankInfo>& ranks) {
       "iters: %d agg iters: %d validation: %d graph: 0\n",
       o.nthreads, o.min_bytes, o.max_bytes, factor ? o.step_factor : o.step_bytes,
       factor ? "factor" : "bytes", o.warmup_iters, o.iters, o.agg_iters, o.check);
+  const char* algo_env = std::getenv("MRD_ALGO");
+  const std::string algo = !o.algo.empty() ? o.algo
+                           : algo_env != nullptr && *algo_env != '\0' ? algo_env
+                                                                       : "tuned";
+  std::printf("# Algorithm: %s%s\n", algo.c_str(),
+              !o.algo.empty() ? " (-A)" : algo != "tuned" ? " (MRD_ALGO)" : "");
   if (o.blocking) {
     std::printf("# Blocking Enabled: wait for completion and barrier after each collective \n");
   }
@@ -111,6 +118,8 @@ void Reporter::Header(const std::vector<RankInfo>& ranks) {
   json_.Bool(o.stream_null != 0);
   json_.Key("average");
   json_.Int(o.average);
+  json_.Key("algorithm");
+  json_.String(algo);
   json_.Key("devices");
   json_.BeginList();
   for (const RankInfo& r : ranks) {

@@ -1,6 +1,8 @@
 // The communicator's tuner: which ranks share a host, a few timed ring
 // shifts at init to measure each kind of link (latency and bandwidth, a
 // millisecond or two in all), and the per-call decision with its INFO log.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -12,6 +14,7 @@
 #include "core/reduce.h"
 #include "log/log.h"
 #include "topo/topo.h"
+#include "tuner/tuner_plugin.h"
 
 namespace mrd {
 namespace {
@@ -26,6 +29,7 @@ double elapsedUs(SteadyClock::time_point t0) {
 struct LinkSample {
   float alphaIntra = -1, betaIntra = -1, alphaInter = -1, betaInter = -1;
   float gamma = -1, copy = -1;
+  float cores = -1;
 };
 
 double meanOfMeasured(const std::vector<LinkSample>& all, float LinkSample::*field, double fallback) {
@@ -38,6 +42,31 @@ double meanOfMeasured(const std::vector<LinkSample>& all, float LinkSample::*fie
     }
   }
   return n == 0 ? fallback : sum / n;
+}
+
+// MRD_TUNER_PLUGIN: every rank loads it (an init() per communicator); all
+// must succeed, or ranks would decide differently and hang: a rank whose
+// load failed makes every rank's init fail.
+Status setupTunerPlugin(const std::string& spec, int rank, int nranks, int nhosts,
+                        bootstrap::Bootstrap* bootstrap, tuner::Tuner* tuner) {
+  std::unique_ptr<tuner::CostAdjuster> adjuster;
+  std::string file;
+  Status st = tuner::loadTunerPlugin(spec, nranks, nhosts, &adjuster, &file);
+  std::vector<int32_t> loaded(static_cast<size_t>(nranks), 0);
+  loaded[static_cast<size_t>(rank)] = st.isOk() ? 1 : 0;
+  Status shared = bootstrap->allgather(loaded.data(), sizeof(int32_t));
+  if (!st.isOk()) return st.withContext("rank " + std::to_string(rank));
+  MRD_TRY(shared.withContext("tuner plug-in"));
+  for (int p = 0; p < nranks; ++p) {
+    if (loaded[static_cast<size_t>(p)] == 0) {
+      return invalidUsage("rank " + std::to_string(rank) + ": MRD_TUNER_PLUGIN=" + spec +
+                          ": rank " + std::to_string(p) +
+                          " could not load the tuner plug-in (see that rank's error)");
+    }
+  }
+  MRD_LOG_INFO(kTune, "tuner plug-in {} loaded from {}", adjuster->name(), file);
+  tuner->setAdjuster(std::move(adjuster));
+  return Status::ok();
 }
 
 constexpr size_t kSmallBytes = 8;
@@ -92,13 +121,19 @@ Status Communicator::measureLink(const std::vector<int>& members, float* alphaUs
 Status Communicator::calibrate(tuner::MachineModel* out) {
   *out = tuner::MachineModel{};
   LinkSample mine;
-  const int host = layout_.hostOf[static_cast<size_t>(rank_)];
-  const std::vector<int>& local = layout_.ranksOfHost[static_cast<size_t>(host)];
-  MRD_TRY(measureLink(local, &mine.alphaIntra, &mine.betaIntra));
+  // One host measures its shared memory and one pair of hosts the network
+  // (in turn): the links are alike across a job, the measurement stays a
+  // few milliseconds however large the job, and hosts emulated on one
+  // machine (namespaces) do not disturb each other's timings.
+  for (const std::vector<int>& ranks : layout_.ranksOfHost) {
+    if (ranks.size() < 2) continue;
+    if (layout_.hostOf[static_cast<size_t>(rank_)] == layout_.hostOf[static_cast<size_t>(ranks[0])]) {
+      MRD_TRY(measureLink(ranks, &mine.alphaIntra, &mine.betaIntra));
+    }
+    break;
+  }
   if (layout_.nhosts > 1) {
-    // Host leaders, paired across hosts.
-    std::vector<int> leaders;
-    for (const auto& ranks : layout_.ranksOfHost) leaders.push_back(ranks.front());
+    std::vector<int> leaders = {layout_.ranksOfHost[0].front(), layout_.ranksOfHost[1].front()};
     MRD_TRY(measureLink(leaders, &mine.alphaInter, &mine.betaInter));
   }
   {
@@ -117,6 +152,7 @@ Status Communicator::calibrate(tuner::MachineModel* out) {
     mine.gamma = static_cast<float>(std::max(red, 0.01) / kBigBytes);
     mine.copy = static_cast<float>(std::max(cp, 0.01) / kBigBytes);
   }
+  mine.cores = static_cast<float>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   // Everyone uses the same numbers, so every rank makes the same choices.
   std::vector<LinkSample> all(static_cast<size_t>(nranks_));
   all[static_cast<size_t>(rank_)] = mine;
@@ -127,6 +163,9 @@ Status Communicator::calibrate(tuner::MachineModel* out) {
   out->inter.betaUsPerByte = meanOfMeasured(all, &LinkSample::betaInter, out->inter.betaUsPerByte);
   out->gammaUsPerByte = meanOfMeasured(all, &LinkSample::gamma, out->gammaUsPerByte);
   out->copyUsPerByte = meanOfMeasured(all, &LinkSample::copy, out->copyUsPerByte);
+  float cores = all[0].cores;
+  for (const LinkSample& s : all) cores = std::min(cores, s.cores);
+  out->roundFactor = std::max(1.0, layout_.maxLocalSize() / static_cast<double>(cores) / 2.0);
   return Status::ok();
 }
 
@@ -158,7 +197,12 @@ Status Communicator::setupTuner() {
   lim.chunkBytes = static_cast<size_t>(params.chunkBytes);
   lim.chunkForced = params.chunkSet;
   lim.channelMinBytes = static_cast<size_t>(params.channelMinBytes);
+  lim.layout = &layout_;
   MRD_TRY(tuner_.init(params.algo, &builtinAlgorithms(), lim, nranks_, layout_.nhosts, maxLocal));
+  if (!params.tunerPlugin.empty()) {
+    MRD_TRY(setupTunerPlugin(params.tunerPlugin, rank_, nranks_, layout_.nhosts, bootstrap_.get(),
+                             &tuner_));
+  }
   auto t0 = SteadyClock::now();
   tuner::MachineModel machine;
   MRD_TRY(calibrate(&machine));

@@ -41,7 +41,10 @@ double allreduce(const std::string& algo, double B, int p, const Terms& t, doubl
   const int p2 = floorPow2(p), l2 = ceilLog2(p2);
   const double fold = p2 != p ? 1.0 : 0.0;
   const double part = (p - 1.0) / p;
-  if (algo == "direct") return t.a + (p - 1) * B * (t.b * 0.5 + t.g);
+  if (algo == "direct") {
+    // One round, but every rank takes in p-1 messages and reduces them all.
+    return t.a * (1 + (p - 1) / 4.0) + (p - 1) * B * (t.b + t.g);
+  }
   if (algo == "ring") {
     // 2(p-1) steps on chunks of B/p, each cut into slices that overlap.
     double ns = slices(B / p, chunk);
@@ -92,17 +95,110 @@ double bruckBlocks(int n) {
   return total;
 }
 
+// The hierarchical algorithm (algorithms/hierarchical): phases inside
+// hosts on the intra link and phases across hosts on the inter link,
+// chained slice by slice. Rails when every host runs the same L ranks
+// (nranks == nhosts * maxLocal), one leader per host otherwise. The ranks
+// of a host share its network link, so inter-host bytes count per host.
+// Phases on different links overlap: the slower counts in full, the other
+// half (the pipeline fills and drains, and both load the memory system).
+// bwFactor: as bandwidthFactor below.
+double hierarchical(const CostQuery& q, const MachineModel& m, double chunk, double bwFactor) {
+  const int H = q.nhosts, L = q.maxLocal, p = q.nranks;
+  if (H < 2 || L < 2) return -1;
+  const bool rails = p == H * L;
+  // Streaming phases move data faster than the ping-pong that measured beta.
+  const LinkModel in{m.intra.alphaUs, m.intra.betaUsPerByte * bwFactor};
+  const LinkModel ex{m.inter.alphaUs, m.inter.betaUsPerByte * bwFactor};
+  const double B = static_cast<double>(q.bytes), g = m.gammaUsPerByte;
+  const double hp = (H - 1.0) / H, lp = (L - 1.0) / L, spread = (L - 1.0) / p;
+  auto overlap = [](double x, double y) { return std::max(x, y) + 0.5 * std::min(x, y); };
+  const double fill = (slices(B / p, chunk) - 1) * ex.alphaUs;
+  switch (q.kind) {
+    case CollKind::kAllReduce:
+    case CollKind::kBarrier: {
+      const double lat = 2 * (L - 1) * in.alphaUs + 2 * (H - 1) * ex.alphaUs + fill;
+      if (rails) {
+        return lat + overlap(2 * lp * B * in.betaUsPerByte, 2 * hp * B * ex.betaUsPerByte) +
+               (lp + hp / L) * B * g;
+      }
+      // Line reduce and line broadcast: every intra link carries B each way.
+      return lat + overlap(2 * B * in.betaUsPerByte, 2 * hp * B * ex.betaUsPerByte) +
+             (1 + hp) * B * g;
+    }
+    case CollKind::kBroadcast: {
+      const double s = std::min(B, chunk);
+      return (H - 1) * (ex.alphaUs + s * ex.betaUsPerByte) + (L - 1) * (in.alphaUs + s * in.betaUsPerByte) +
+             (slices(B, chunk) - 1) * ex.alphaUs + overlap(B * in.betaUsPerByte, B * ex.betaUsPerByte);
+    }
+    case CollKind::kAllGather:
+      if (rails) {
+        return (L - 1) * in.alphaUs + (H - 1) * ex.alphaUs +
+               overlap(lp * B * in.betaUsPerByte, hp * B * ex.betaUsPerByte);
+      }
+      // Gather at the leader, then a line broadcast of (nearly) everything.
+      return L * in.alphaUs + (H - 1) * ex.alphaUs +
+             overlap((1 + spread) * B * in.betaUsPerByte, hp * B * ex.betaUsPerByte);
+    case CollKind::kReduceScatter:
+      if (rails) {
+        return (L - 1) * in.alphaUs + (H - 1) * ex.alphaUs +
+               overlap(lp * B * in.betaUsPerByte, hp * B * ex.betaUsPerByte) + (lp + hp / L) * B * g;
+      }
+      return L * in.alphaUs + (H - 1) * ex.alphaUs +
+             overlap((1 + spread) * B * in.betaUsPerByte, hp * B * ex.betaUsPerByte) + (1 + hp) * B * g;
+    case CollKind::kAlltoAll:
+      // Gather at the leader, one message per other host, scatter; the
+      // leader packs and unpacks its host's share.
+      return 2 * in.alphaUs + 2 * (L - 1) * 0.3 * in.alphaUs + ex.alphaUs +
+             (H - 2) * 0.3 * ex.alphaUs + 2 * (L - 1) * B * in.betaUsPerByte +
+             L * hp * B * ex.betaUsPerByte + 2 * L * B * m.copyUsPerByte;
+    default:
+      return -1;
+  }
+}
+
 }  // namespace
+
+// How much faster than the measured ping-pong each algorithm moves its
+// bytes. The calibration times single 256 KiB messages, store and forward;
+// algorithms that keep several slices or messages in flight overlap the
+// sender's and the receiver's copies and do better. Fitted from
+// benchmarks/algo_sweep (4 ranks on one 2-core host, 128 KiB - 32 MiB,
+// measured time over the formula's time with factor 1); a tuner plug-in
+// can correct them for other machines. The store-and-forward algorithms
+// do better while their buffers stay in cache (below 2 MiB here).
+double bandwidthFactor(const std::string& algo, CollKind kind, double bytes) {
+  const bool allreduce = kind == CollKind::kAllReduce || kind == CollKind::kBarrier;
+  const bool inCache = bytes < double(2 << 20);
+  if (algo == "ring" || algo == "hierarchical") return 0.55;
+  if (algo == "tree") return allreduce ? 0.33 : 0.41;
+  if (algo == "chain") return 0.42;
+  if (algo == "rabenseifner") {
+    if (allreduce) return inCache ? 0.45 : 0.58;
+    return inCache ? 0.5 : 0.80;
+  }
+  if (algo == "recursive_doubling") return allreduce ? 0.66 : (inCache ? 0.5 : 0.58);
+  if (algo == "bruck") return kind == CollKind::kAlltoAll ? 0.97 : 0.65;
+  if (algo == "direct") return 0.8;
+  return 0.66;  // pairwise, linear: several messages in flight at once
+}
 
 double predictUs(const std::string& algo, const CostQuery& q, const MachineModel& m) {
   const int p = std::max(1, q.nranks);
   const LinkModel& link = q.nhosts > 1 ? m.inter : m.intra;
-  const Terms t{link.alphaUs, link.betaUsPerByte, m.gammaUsPerByte, m.copyUsPerByte};
+  const bool hopping = algo == "direct" || algo == "recursive_doubling" ||
+                       algo == "rabenseifner" || algo == "tree" || algo == "bruck";
+  const Terms t{link.alphaUs * (hopping ? m.roundFactor : 1.0),
+                link.betaUsPerByte * bandwidthFactor(algo, q.kind, static_cast<double>(q.bytes)),
+                m.gammaUsPerByte, m.copyUsPerByte};
   const double B = static_cast<double>(q.bytes);
   const double chunk = static_cast<double>(std::max<size_t>(q.chunkBytes, 1));
   const double channelMin = static_cast<double>(q.channelMinBytes);
   const double block = B / p;
   if (p == 1) return B * t.c;  // a local copy whatever the algorithm
+  if (algo == "hierarchical") {
+    return hierarchical(q, m, chunk, bandwidthFactor(algo, q.kind, B));
+  }
   const int l = ceilLog2(p), p2 = floorPow2(p), l2 = ceilLog2(p2);
   const double fold = p2 != p ? 1.0 : 0.0;
   const double part = (p - 1.0) / p;

@@ -23,6 +23,10 @@ struct MachineModel {
   LinkModel inter;                   // ranks of different hosts (network)
   double gammaUsPerByte = 1.0 / 8e3;  // local reduction, 8 GB/s
   double copyUsPerByte = 1.0 / 16e3;  // local copy, 16 GB/s
+  // With more ranks than cores on a host, a round whose partner changes
+  // (recursive doubling, trees, Bruck, one-shot) waits for that partner to
+  // be scheduled: alpha times this. max(1, ranks per core / 2).
+  double roundFactor = 1.0;
 };
 
 struct CostQuery {

@@ -66,6 +66,7 @@ Status Tuner::init(const std::string& algoEnv, const AlgorithmRegistry* registry
   ctx.nranks = nranks;
   ctx.nchannels = limits.maxChannels;
   ctx.sliceBytes = limits.chunkBytes;
+  ctx.layout = limits.layout;
   for (size_t k = 0; k < kCollKinds; ++k) {
     const AlgoRule& rule = policy_.perColl[k];
     if (!rule.set || rule.exclude) continue;
@@ -100,6 +101,7 @@ Status Tuner::choose(const CollRequest& req, const PlanContext& ctx, bool detail
   out->chunkBytes = chooseChunkBytes(q, limits_);
   out->nchannels = chooseChannels(q, limits_);
   q.chunkBytes = out->chunkBytes;
+  q.channelMinBytes = limits_.channelMinBytes;
 
   bool strict = false;
   const AlgoRule& rule = policy_.ruleFor(req.kind, &strict);
@@ -125,10 +127,12 @@ Status Tuner::choose(const CollRequest& req, const PlanContext& ctx, bool detail
   costs_.clear();
   for (const Algorithm* a : algos_) costs_.push_back(predictUs(a->name(), q, machine_));
   if (adjuster_ != nullptr) {
-    names_.clear();
-    for (const Algorithm* a : algos_) names_.emplace_back(a->name());
-    MRD_TRY(adjuster_->adjust(req.kind, q.bytes, names_, &costs_, &out->nchannels, &out->chunkBytes)
-                .withContext(std::string("tuner plug-in ") + adjuster_->name()));
+    // assign() reuses each string's buffer: no allocation once warmed up.
+    names_.resize(algos_.size());
+    for (size_t i = 0; i < algos_.size(); ++i) names_[i].assign(algos_[i]->name());
+    Status st =
+        adjuster_->adjust(req.kind, q.bytes, names_, &costs_, &out->nchannels, &out->chunkBytes);
+    if (!st.isOk()) return st.withContext(std::string("tuner plug-in ") + adjuster_->name());
     out->nchannels = std::max(1, std::min(out->nchannels, limits_.maxChannels));
     out->chunkBytes = std::max<size_t>(out->chunkBytes, 256);
   }

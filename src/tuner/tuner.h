@@ -44,6 +44,9 @@ struct TunerLimits {
   size_t chunkBytes = 128 << 10;  // MRD_CHUNK_SIZE or its default
   bool chunkForced = false;
   size_t channelMinBytes = 64 << 10;
+  // Which ranks share a host: hierarchical algorithms support a collective
+  // (MRD_ALGO's per-collective check at init) only given one.
+  const topo::JobLayout* layout = nullptr;
 };
 
 // The pure core of a decision, unit-tested on its own: given the candidate

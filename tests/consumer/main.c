@@ -4,6 +4,9 @@
 /* The net plug-in header must be installed and compile as C99 too. */
 #include <meridian/meridian_net.h>
 typedef char mrdNetHandleSizeCheck[MRD_NET_HANDLE_MAXSIZE == 128 && sizeof(mrdNet_v1_t) > 0 ? 1 : -1];
+/* So must the tuner plug-in header. */
+#include <meridian/meridian_tuner.h>
+typedef char mrdTunerCheck[MRD_TUNER_NUM_COLLS == 10 && sizeof(mrdTuner_v1_t) > 0 ? 1 : -1];
 
 int main(void) {
   mrdComm_t comm;

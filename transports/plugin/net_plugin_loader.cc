@@ -3,12 +3,12 @@
 #include <dlfcn.h>
 
 #include <cstdarg>
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
 
 #include "log/log.h"
+#include "plugin/plugin_lib.h"
 
 namespace mrd::transport::plugin {
 namespace {
@@ -16,33 +16,11 @@ namespace {
 thread_local std::string tlsLastWarning;
 
 void pluginLogger(mrdNetLogLevel_t level, const char* file, int line, const char* fmt, ...) {
-  char buf[1024];
   va_list ap;
   va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt != nullptr ? fmt : "(null)", ap);
+  mrd::plugin::logPluginLine(log::Subsys::kNet, "net plug-in", static_cast<int>(level), file, line,
+                             fmt, ap, &tlsLastWarning);
   va_end(ap);
-  auto& lg = log::get(log::Subsys::kNet);
-  const char* base = file != nullptr ? file : "";
-  for (const char* p = base; *p != '\0'; ++p) {
-    if (*p == '/') base = p + 1;
-  }
-  switch (level) {
-    case MRD_NET_LOG_NONE:
-      break;
-    case MRD_NET_LOG_WARN:
-      tlsLastWarning = buf;
-      lg.warn("net plug-in ({}:{}): {}", base, line, buf);
-      break;
-    case MRD_NET_LOG_INFO:
-      lg.info("net plug-in: {}", buf);
-      break;
-    case MRD_NET_LOG_DEBUG:
-      lg.debug("net plug-in ({}:{}): {}", base, line, buf);
-      break;
-    default:
-      lg.trace("net plug-in ({}:{}): {}", base, line, buf);
-      break;
-  }
 }
 
 struct Entry {
@@ -127,8 +105,7 @@ std::string takePluginWarning() {
 }
 
 std::vector<std::string> netPluginCandidates(const std::string& spec) {
-  if (spec.find('/') != std::string::npos) return {spec};
-  return {"libmeridian-net-" + spec + ".so", spec};
+  return mrd::plugin::libraryCandidates(spec, "libmeridian-net-");
 }
 
 Status loadNetPlugin(const std::string& spec, const LoadedNetPlugin** out) {
@@ -146,26 +123,11 @@ Status loadNetPlugin(const std::string& spec, const LoadedNetPlugin** out) {
     e->status = invalidArgument("MRD_NET_PLUGIN is empty");
     return e->status;
   }
-  std::string tried;
+  const mrd::plugin::PluginRef ref{"MRD_NET_PLUGIN", spec, "net"};
   void* dl = nullptr;
   std::string file;
-  for (const std::string& f : netPluginCandidates(spec)) {
-    dlerror();
-    dl = dlopen(f.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (dl != nullptr) {
-      file = f;
-      break;
-    }
-    const char* err = dlerror();
-    std::string why = err != nullptr ? err : "dlopen failed";
-    if (why.find(f) == std::string::npos) why = f + ": " + why;  // dlerror usually names it
-    tried += (tried.empty() ? "" : "; ") + why;
-  }
-  if (dl == nullptr) {
-    e->status =
-        systemError("MRD_NET_PLUGIN=" + spec + ": cannot load the net plug-in (" + tried + ")");
-    return e->status;
-  }
+  e->status = mrd::plugin::openLibrary(ref, netPluginCandidates(spec), &dl, &file);
+  if (!e->status.isOk()) return e->status;
   auto known = gByHandle.find(dl);
   if (known != gByHandle.end()) {  // the same library under another name
     e->status = known->second->status;
@@ -175,17 +137,9 @@ Status loadNetPlugin(const std::string& spec, const LoadedNetPlugin** out) {
     return e->status;
   }
   // The newest table this Meridian knows first; older ones would follow here.
-  dlerror();
-  void* sym = dlsym(dl, MRD_NET_PLUGIN_SYMBOL_V1);
-  if (sym == nullptr) {
-    const char* err = dlerror();
-    e->status =
-        invalidUsage("MRD_NET_PLUGIN=" + spec + ": " + file +
-                     " is not a Meridian net plug-in: no symbol " MRD_NET_PLUGIN_SYMBOL_V1 " (" +
-                     (err != nullptr ? err : "not found") + ")");
-    dlclose(dl);
-    return e->status;
-  }
+  void* sym = nullptr;
+  e->status = mrd::plugin::findTable(ref, dl, file, MRD_NET_PLUGIN_SYMBOL_V1, &sym);
+  if (!e->status.isOk()) return e->status;
   e->status = initialise(dl, file, static_cast<const mrdNet_v1_t*>(sym), &e->plugin);
   if (!e->status.isOk()) e->status = e->status.withContext("MRD_NET_PLUGIN=" + spec);
   gByHandle.emplace(dl, e);  // loaded for good (even after a failed init: never re-init)
