@@ -92,6 +92,17 @@ Status Tuner::choose(const CollRequest& req, const PlanContext& ctx, bool detail
                      Decision* out) {
   out->algo = nullptr;
   out->considered.clear();
+  const size_t bytes = requestBytes(req, nranks_);
+  CachedDecision& slot =
+      cache_[(static_cast<size_t>(req.kind) * 0x9E3779B97F4A7C15ull ^ bytes * 0xC2B2AE3D27D4EB4Full) >> 58];
+  const bool cacheable = adjuster_ == nullptr && !details;
+  if (cacheable && slot.valid && slot.kind == req.kind && slot.bytes == bytes) {
+    out->algo = slot.algo;
+    out->nchannels = slot.nchannels;
+    out->chunkBytes = slot.chunkBytes;
+    out->predictedUs = slot.predictedUs;
+    return Status::ok();
+  }
   CostQuery q;
   q.kind = req.kind;
   q.bytes = requestBytes(req, nranks_);
@@ -140,6 +151,10 @@ Status Tuner::choose(const CollRequest& req, const PlanContext& ctx, bool detail
   if (best < 0) best = 0;  // nothing modelled: registry order
   out->algo = algos_[static_cast<size_t>(best)];
   out->predictedUs = costs_[static_cast<size_t>(best)];
+  if (adjuster_ == nullptr) {
+    slot = CachedDecision{true, req.kind, bytes, out->algo, out->nchannels, out->chunkBytes,
+                          out->predictedUs};
+  }
   if (details) {
     for (size_t i = 0; i < algos_.size(); ++i) out->considered.emplace_back(algos_[i]->name(), costs_[i]);
   }

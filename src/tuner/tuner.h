@@ -77,6 +77,20 @@ class Tuner {
   MachineModel machine_;
   int nranks_ = 1, nhosts_ = 1, maxLocal_ = 1;
   std::unique_ptr<CostAdjuster> adjuster_;
+  // Decisions depend only on (collective, bytes) for a communicator: the
+  // last ones are kept so repeated calls skip the model (not with a
+  // plug-in, which is asked every time, as NCCL asks its tuner).
+  struct CachedDecision {
+    bool valid = false;
+    CollKind kind = CollKind::kAllReduce;
+    size_t bytes = 0;
+    const Algorithm* algo = nullptr;
+    int nchannels = 1;
+    size_t chunkBytes = 0;
+    double predictedUs = 0;
+  };
+  static constexpr size_t kCacheSize = 64;
+  CachedDecision cache_[kCacheSize];
   // Per-call scratch, kept to avoid allocating on every operation.
   std::vector<std::string> names_;
   std::vector<const Algorithm*> algos_, supported_;
