@@ -111,6 +111,8 @@ class Communicator {
   Status calibrate(tuner::MachineModel* out);
   Status timePingPong(int peer, bool initiator, size_t bytes, int reps, double* bestUs);
   Status measureLink(const std::vector<int>& members, float* alphaUs, float* betaUsPerByte);
+  // Rank 0 logs each (collective, power-of-two size) decision once, at INFO.
+  bool decisionToLog(const CollRequest& req);
   void logDecision(const CollRequest& req, const tuner::Decision& d);
   Status execute(const std::vector<CollRequest>& reqs);
   Status refuseIfFailed() const;

@@ -64,8 +64,9 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
       req.reduce = ReduceSpec{};
     }
     // Every rank decides the same; rank 0 tells.
-    const bool details = rank_ == 0 && log::get(log::Subsys::kTune).should_log(spdlog::level::info);
-    MRD_TRY(tuner_.choose(req, ctx, details, &decision_).withContext("rank " + std::to_string(rank_)));
+    const bool details = decisionToLog(req);
+    Status chosen = tuner_.choose(req, ctx, details, &decision_);
+    if (!chosen.isOk()) return chosen.withContext("rank " + std::to_string(rank_));
     if (details) logDecision(req, decision_);
     const Algorithm* algo = decision_.algo;
     PlanContext callCtx = ctx;

@@ -218,13 +218,19 @@ Status Communicator::setupTuner() {
   return Status::ok();
 }
 
-void Communicator::logDecision(const CollRequest& req, const tuner::Decision& d) {
+bool Communicator::decisionToLog(const CollRequest& req) {
+  if (rank_ != 0 || !log::get(log::Subsys::kTune).should_log(spdlog::level::info)) return false;
   size_t bytes = tuner::requestBytes(req, nranks_);
   uint64_t bucket = 0;
   while ((size_t{1} << bucket) < bytes) ++bucket;
   uint64_t key = static_cast<uint64_t>(req.kind) << 8 | bucket;
-  if (std::find(loggedDecisions_.begin(), loggedDecisions_.end(), key) != loggedDecisions_.end()) return;
+  if (std::find(loggedDecisions_.begin(), loggedDecisions_.end(), key) != loggedDecisions_.end()) return false;
   loggedDecisions_.push_back(key);
+  return true;
+}
+
+void Communicator::logDecision(const CollRequest& req, const tuner::Decision& d) {
+  size_t bytes = tuner::requestBytes(req, nranks_);
   std::string alternatives;
   for (const auto& [name, us] : d.considered) {
     alternatives += " " + name + "=" + (us < 0 ? std::string("n/a") : std::to_string(static_cast<int64_t>(std::lround(us))));
