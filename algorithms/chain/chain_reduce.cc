@@ -11,9 +11,7 @@ Status buildChainReduce(const CollRequest& req, const PlanContext& ctx, Schedule
   const size_t ts = dataTypeSize(req.type);
   const size_t bytes = req.count * ts;
   char* output = static_cast<char*>(req.recvbuf);
-  // A PreMulSum input is scaled into scratch: a non-root rank's recvbuf may be absent.
-  const ReductionInput in = prepareReductionInput(
-      req, req.reduce.preMultiply ? ctx.scratch->take(bytes + ts) : nullptr, out);
+  const ReductionInput in = prepareRootedReductionInput(req, ctx, out);
   const char* input = in.data;
   const int inputReady = in.ready;
   if (n == 1) {

@@ -98,6 +98,15 @@ inline ReductionInput prepareReductionInput(const CollRequest& req, void* scaled
   return ReductionInput{static_cast<const char*>(req.sendbuf), -1};
 }
 
+// Rooted reductions: a PreMulSum input is scaled into scratch, since a
+// non-root rank may have no recvbuf.
+inline ReductionInput prepareRootedReductionInput(const CollRequest& req, const PlanContext& ctx,
+                                                  Schedule* out) {
+  const size_t ts = dataTypeSize(req.type);
+  return prepareReductionInput(
+      req, req.reduce.preMultiply ? ctx.scratch->take(req.count * ts + ts) : nullptr, out);
+}
+
 // One rank: the result is the (scaled) input, averaged over one rank.
 inline void reduceOnOneRank(const CollRequest& req, const ReductionInput& in, void* output,
                             Schedule* out) {
