@@ -188,9 +188,21 @@ double predictUs(const std::string& algo, const CostQuery& q, const MachineModel
   const LinkModel& link = q.nhosts > 1 ? m.inter : m.intra;
   const bool hopping = algo == "direct" || algo == "recursive_doubling" ||
                        algo == "rabenseifner" || algo == "tree" || algo == "bruck";
-  const Terms t{link.alphaUs * (hopping ? m.roundFactor : 1.0),
-                link.betaUsPerByte * bandwidthFactor(algo, q.kind, static_cast<double>(q.bytes)),
-                m.gammaUsPerByte, m.copyUsPerByte};
+  // Across hosts the network is the bottleneck: the overlap that the
+  // bandwidth factors describe for shared memory does not apply, and in a
+  // flat algorithm the ranks of one host send across hosts at the same
+  // time, sharing its link (except in a ring, where one hop per host
+  // leaves it). Direct then pays a socket round trip per peer.
+  const bool multiHost = q.nhosts > 1;
+  const double share = multiHost && algo != "ring" ? std::max(1, q.maxLocal) : 1.0;
+  const double factor =
+      multiHost ? share : bandwidthFactor(algo, q.kind, static_cast<double>(q.bytes));
+  const double alpha = link.alphaUs * (hopping ? m.roundFactor : 1.0);
+  if (multiHost && algo == "direct" &&
+      (q.kind == CollKind::kAllReduce || q.kind == CollKind::kBarrier)) {
+    return alpha * (p - 1) + (p - 1) * static_cast<double>(q.bytes) * (link.betaUsPerByte * share + m.gammaUsPerByte);
+  }
+  const Terms t{alpha, link.betaUsPerByte * factor, m.gammaUsPerByte, m.copyUsPerByte};
   const double B = static_cast<double>(q.bytes);
   const double chunk = static_cast<double>(std::max<size_t>(q.chunkBytes, 1));
   const double channelMin = static_cast<double>(q.channelMinBytes);
