@@ -12,7 +12,7 @@ fail=0
 run_job() {  # name, then a function that prints the env for rank $1
   local name=$1 envfn=$2 pids=() r rc before=$fail
   for ((r = 0; r < np; r++)); do
-    env $($envfn $r) MRD_SOCKET_IFNAME=lo timeout 60 "$bench" -b 8 -e 1M -f 32 -n 2 -w 1 -c 1 \
+    env $($envfn $r) MRD_SOCKET_IFNAME=lo MRD_TIMEOUT_MS=20000 timeout 60 "$bench" -b 8 -e 1M -f 32 -n 2 -w 1 -c 1 \
       >"$tmp/$name.$r.log" 2>&1 &
     pids+=($!)
   done
@@ -27,7 +27,15 @@ run_job() {  # name, then a function that prints the env for rank $1
 }
 tmp=$(mktemp -d /tmp/mrd_launchenv.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-port() { echo $((20000 + (RANDOM % 20000))); }
+# Below Linux's ephemeral range (32768+), so no test's outgoing socket holds
+# it, and not bound by anyone right now.
+port() {
+  local p
+  while :; do
+    p=$((20000 + (RANDOM % 12000)))
+    ss -Htan 2>/dev/null | awk '{print $4}' | grep -q ":$p\$" || { echo "$p"; return; }
+  done
+}
 P1=$(port); P2=$(port); P3=$(port)
 torch_env() { echo "RANK=$1 WORLD_SIZE=$np LOCAL_RANK=$1 LOCAL_WORLD_SIZE=$np MASTER_ADDR=127.0.0.1 MASTER_PORT=$P1"; }
 ompi_env() { echo "OMPI_COMM_WORLD_RANK=$1 OMPI_COMM_WORLD_SIZE=$np OMPI_COMM_WORLD_LOCAL_RANK=$1 OMPI_COMM_WORLD_LOCAL_SIZE=$np MRD_COMM_ID=127.0.0.1:$P2"; }
