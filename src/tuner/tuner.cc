@@ -105,7 +105,7 @@ Status Tuner::choose(const CollRequest& req, const PlanContext& ctx, bool detail
   }
   CostQuery q;
   q.kind = req.kind;
-  q.bytes = requestBytes(req, nranks_);
+  q.bytes = bytes;
   q.nranks = nranks_;
   q.nhosts = nhosts_;
   q.maxLocal = maxLocal_;

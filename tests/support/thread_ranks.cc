@@ -328,4 +328,22 @@ ScopedEnv::~ScopedEnv() {
   }
 }
 
+void expectInitFailsOnEveryRank(int n, const std::function<void(int rank, const std::string& msg)>& check) {
+  mrdUniqueId id;
+  ASSERT_EQ(mrdGetUniqueId(&id), mrdSuccess);
+  const long long t0 = nowMs();
+  runThreads(n, [&](int rank) {
+    mrdComm_t comm = nullptr;
+    mrdConfig_t cfg = testConfig(20000);
+    mrdResult_t rc = mrdCommInitRankConfig(&comm, n, id, rank, &cfg);
+    EXPECT_NE(rc, mrdSuccess) << "rank " << rank;
+    if (rc == mrdSuccess) {
+      mrdCommDestroy(comm);
+      return;
+    }
+    check(rank, mrdGetLastError(nullptr));
+  });
+  EXPECT_LT(nowMs() - t0, 10000) << "init should fail fast, not time out";
+}
+
 }  // namespace mrdtest

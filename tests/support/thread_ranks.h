@@ -13,6 +13,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "meridian/meridian.h"
 
@@ -68,5 +69,10 @@ class ScopedEnv {
 
 // Milliseconds on a monotonic clock, for bounding how long a call took.
 long long nowMs();
+
+// Every one of n thread ranks must fail mrdCommInitRankConfig, within 10 s
+// (fast, not by timing out); check(rank, message) then looks at each
+// rank's mrdGetLastError text.
+void expectInitFailsOnEveryRank(int n, const std::function<void(int rank, const std::string& msg)>& check);
 
 }  // namespace mrdtest
