@@ -164,7 +164,11 @@ void TimeTest(RankContext* ctx, Case c) {
   const Options& o = *ctx->opts;
   if (o.warmup_iters > 0) {
     ctx->watchdog->Arm(ctx->slot, ctx->rank, "warmup");
-    for (size_t size = o.min_bytes; size <= o.max_bytes; size = NextSize(size, 2, 0)) {
+    // The timed sizes themselves: the library's tuner times its candidate
+    // algorithms on each size's first calls (MRD_AUTOTUNE), so those
+    // should be warm-up calls.
+    for (size_t size = o.min_bytes; size <= o.max_bytes;
+         size = NextSize(size, o.step_factor, o.step_bytes)) {
       SetSize(*ctx, size, &c);
       for (int i = 0; i < o.warmup_iters; ++i) Issue(*ctx, c, Locate(*ctx, c, false));
       Sync(*ctx);

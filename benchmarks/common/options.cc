@@ -301,7 +301,21 @@ int ParseOptions(int argc, char** argv, Options* opts) {
     PrintUsage(argv[0]);
     return 1;
   }
+  if (opts->warmup_iters == -1) opts->warmup_iters = DefaultWarmupIters();
   return Validate(*opts) ? -1 : 1;
+}
+
+int DefaultWarmupIters() {
+  // With MRD_AUTOTUNE=1 the library's tuner times up to 4 candidate
+  // algorithms, MRD_AUTOTUNE_ROUNDS (default 3) calls each, on the first
+  // calls of every size: the default warm-up then covers them, so timed
+  // iterations see the settled choice.
+  const char* on = std::getenv("MRD_AUTOTUNE");
+  if (on == nullptr || std::strcmp(on, "1") != 0) return 1;
+  long rounds = 3;
+  const char* r = std::getenv("MRD_AUTOTUNE_ROUNDS");
+  if (r != nullptr && (!ParseInt(r, &rounds) || rounds < 1 || rounds > 100)) rounds = 3;
+  return static_cast<int>(4 * rounds + 1);
 }
 
 }  // namespace mrdperf

@@ -21,7 +21,7 @@ struct Options {
   size_t step_bytes = 1u << 20;
   size_t step_factor = 1;
   int iters = 20;
-  int warmup_iters = 1;
+  int warmup_iters = -1;   // -1: enough for the library's trials (DefaultWarmupIters)
   int agg_iters = 1;
   int check = 1;           // check iterations per size and mode; 0 disables
   int op = mrdSum;         // an mrdRedOp_t, kMulSum or kAll
@@ -40,6 +40,8 @@ struct Options {
 // Parses argv into *opts. Returns -1 to go on, else the exit status to leave
 // with (0 after -h, non-zero after an error, with the message printed).
 int ParseOptions(int argc, char** argv, Options* opts);
+// -w's default: 1, or 4 x MRD_AUTOTUNE_ROUNDS + 1 (13) with MRD_AUTOTUNE=1.
+int DefaultWarmupIters();
 
 // "float", "f8e4m3", ...; "sum", "mulsum", ...
 const char* TypeName(int type);

@@ -31,6 +31,9 @@ const std::vector<ParamDoc>& paramTable() {
       {"MRD_CHUNK_SIZE", "(tuned, <= 131072)", "Pipelining unit: algorithms move their chunks in slices of this size."},
       {"MRD_TUNER_PLUGIN", "",
        "Tuner plug-in to load: a path, or NAME for libmeridian-tuner-NAME.so (then NAME as given)."},
+      {"MRD_AUTOTUNE", "0",
+       "1: the first calls of each collective and size time the model's best few algorithms and keep the fastest; 0: the model alone."},
+      {"MRD_AUTOTUNE_ROUNDS", "3", "Timed runs of each candidate algorithm per collective and size (1-100)."},
       {"MRD_SLICE_SLOTS", "8", "Receive slots per channel: how many slices may be in flight."},
       {"MRD_CHANNEL_MIN_BYTES", "65536",
        "Smallest share of a buffer worth giving a channel of its own."},
@@ -92,6 +95,8 @@ Params readParams() {
   p.chunkBytes = envInt("MRD_CHUNK_SIZE", p.chunkBytes, 256, 1LL << 30, set);
   p.chunkSet = std::getenv("MRD_CHUNK_SIZE") != nullptr;
   p.tunerPlugin = envString("MRD_TUNER_PLUGIN", set);
+  p.autotune = envInt("MRD_AUTOTUNE", 0, 0, 1, set) != 0;
+  p.autotuneRounds = static_cast<int>(envInt("MRD_AUTOTUNE_ROUNDS", p.autotuneRounds, 1, 100, set));
   p.sliceSlots = static_cast<int>(envInt("MRD_SLICE_SLOTS", p.sliceSlots, 1, 1024, set));
   p.channelMinBytes = envInt("MRD_CHANNEL_MIN_BYTES", p.channelMinBytes, 1, 1LL << 40, set);
   p.timeoutMs = envInt("MRD_TIMEOUT_MS", p.timeoutMs, 1, 2147483647, set);

@@ -43,6 +43,8 @@ struct Params {
   int64_t chunkBytes = 128 << 10;      // MRD_CHUNK_SIZE
   bool chunkSet = false;               //   given explicitly (the tuner keeps it)
   std::string tunerPlugin;             // MRD_TUNER_PLUGIN
+  bool autotune = false;               // MRD_AUTOTUNE
+  int autotuneRounds = 3;              // MRD_AUTOTUNE_ROUNDS
   int sliceSlots = 8;                  // MRD_SLICE_SLOTS
   int64_t channelMinBytes = 64 << 10;  // MRD_CHANNEL_MIN_BYTES
   // Waiting.

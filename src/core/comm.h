@@ -115,6 +115,9 @@ class Communicator {
   bool decisionToLog(const CollRequest& req);
   void logDecision(const CollRequest& req, const tuner::Decision& d);
   Status execute(const std::vector<CollRequest>& reqs);
+  PlanContext planContext();
+  // After a size's last trial: the ranks agree on its fastest algorithm.
+  Status agreeOnTrials(int entry);
   Status refuseIfFailed() const;
   Status queueJob(std::vector<CollRequest>* reqs, Stream* target);  // workMu_ held
 
@@ -145,6 +148,8 @@ class Communicator {
   Executor executor_;
   tuner::Tuner tuner_;
   tuner::Decision decision_;
+  std::vector<tuner::TrialTicket> trialTickets_;  // this execute's trial calls
+  std::vector<uint64_t> trialVotes_;
   topo::JobLayout layout_;
   std::vector<uint64_t> loggedDecisions_;  // (kind, log2 bytes) already logged
   int8_t barrierBuf_[2] = {0, 0};

@@ -1,5 +1,7 @@
 // Running operations: planning (algorithm choice, schedule), execution,
 // the stream worker, and finalize.
+#include <chrono>
+
 #include "core/algorithm.h"
 #include "core/comm.h"
 #include "core/datatype.h"
@@ -17,12 +19,7 @@ std::string Communicator::describe(const std::vector<CollRequest>& reqs) const {
   return s;
 }
 
-Status Communicator::execute(const std::vector<CollRequest>& reqs) {
-  std::lock_guard<std::mutex> g(execMu_);
-  log::ScopedRank scoped(rank_);
-  if (abort_.load()) return remoteError("rank " + std::to_string(rank_) + ": communicator aborted");
-  schedule_.clear();
-  scratch_.releaseAll();
+PlanContext Communicator::planContext() {
   const config::Params& params = config::processParams();
   PlanContext ctx;
   ctx.rank = rank_;
@@ -33,6 +30,18 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
   ctx.channelMinBytes = static_cast<size_t>(params.channelMinBytes);
   ctx.scratch = &scratch_;
   ctx.layout = &layout_;
+  return ctx;
+}
+
+Status Communicator::execute(const std::vector<CollRequest>& reqs) {
+  std::lock_guard<std::mutex> g(execMu_);
+  log::ScopedRank scoped(rank_);
+  if (abort_.load()) return remoteError("rank " + std::to_string(rank_) + ": communicator aborted");
+  const auto t0 = std::chrono::steady_clock::now();
+  schedule_.clear();
+  scratch_.releaseAll();
+  trialTickets_.clear();
+  const PlanContext ctx = planContext();
   std::vector<const CollRequest*> selfSends;  // sends to this rank, matched in order
   size_t selfRecvs = 0;
   for (const CollRequest& original : reqs) {
@@ -68,6 +77,7 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
     Status chosen = tuner_.choose(req, ctx, details, &decision_);
     if (!chosen.isOk()) return chosen.withContext("rank " + std::to_string(rank_));
     if (details) logDecision(req, decision_);
+    if (decision_.trial.entry >= 0) trialTickets_.push_back(decision_.trial);
     const Algorithm* algo = decision_.algo;
     PlanContext callCtx = ctx;
     callCtx.nchannels = decision_.nchannels;
@@ -78,14 +88,50 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
   if (selfRecvs != selfSends.size()) {
     return invalidUsage("rank " + std::to_string(rank_) + ": send to self without a matching recv from self in the group");
   }
-  if (schedule_.empty()) return Status::ok();
-  Status st = executor_.run(schedule_, env_, [&] { return describe(reqs); });
+  Status st = schedule_.empty() ? Status::ok()
+                                 : executor_.run(schedule_, env_, [&] { return describe(reqs); });
+  if (st.isOk() && !trialTickets_.empty()) {
+    // A group's time cannot be split among its operations: only a lone
+    // operation's time counts for its trial.
+    const double us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    for (const tuner::TrialTicket& t : trialTickets_) {
+      if (reqs.size() == 1) tuner_.recordTrial(t, us);
+      if (t.last) st = agreeOnTrials(t.entry);
+      if (!st.isOk()) break;
+    }
+  }
   if (!st.isOk()) {
     // The connections may hold half-sent messages now: the communicator
     // cannot be trusted for more operations.
     asyncError_.store(st.code());
   }
   return st;
+}
+
+Status Communicator::agreeOnTrials(int entry) {
+  // Every rank reaches this after the same call: the ranks add up their
+  // timings (integer nanoseconds, so the sum is exact whatever the order)
+  // and all settle on the same winner.
+  tuner_.trialVotes(entry, &trialVotes_);
+  CollRequest sum;
+  sum.kind = CollKind::kAllReduce;
+  sum.sendbuf = sum.recvbuf = trialVotes_.data();
+  sum.count = trialVotes_.size();
+  sum.type = mrdUint64;
+  schedule_.clear();
+  scratch_.releaseAll();
+  PlanContext ctx = planContext();
+  tuner::Decision d;
+  MRD_TRY(tuner_.choose(sum, ctx, false, &d, /*trials=*/false));
+  ctx.nchannels = d.nchannels;
+  ctx.sliceBytes = d.chunkBytes;
+  schedule_.beginOperation(sum.type, sum.reduce, nranks_);
+  MRD_TRY(d.algo->build(sum, ctx, &schedule_));
+  MRD_TRY(executor_.run(schedule_, env_, [] { return std::string("the tuner's agreement on its trials"); }));
+  std::string line = tuner_.settleTrial(entry, trialVotes_);
+  if (rank_ == 0) MRD_LOG_INFO(kTune, "{}", line);
+  return Status::ok();
 }
 
 Status Communicator::refuseIfFailed() const {

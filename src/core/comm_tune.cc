@@ -198,6 +198,9 @@ Status Communicator::setupTuner() {
   lim.chunkForced = params.chunkSet;
   lim.channelMinBytes = static_cast<size_t>(params.channelMinBytes);
   lim.layout = &layout_;
+  // Trials need someone to measure against: not for one rank.
+  lim.trials.enabled = params.autotune && nranks_ > 1;
+  lim.trials.rounds = params.autotuneRounds;
   MRD_TRY(tuner_.init(params.algo, &builtinAlgorithms(), lim, nranks_, layout_.nhosts, maxLocal));
   if (!params.tunerPlugin.empty()) {
     MRD_TRY(setupTunerPlugin(params.tunerPlugin, rank_, nranks_, layout_.nhosts, bootstrap_.get(),

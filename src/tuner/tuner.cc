@@ -60,6 +60,7 @@ Status Tuner::init(const std::string& algoEnv, const AlgorithmRegistry* registry
   nranks_ = nranks;
   nhosts_ = nhosts;
   maxLocal_ = maxLocal;
+  trials_.configure(limits.trials);
   MRD_TRY(parseAlgoPolicy(algoEnv, registry->names(), &policy_));
   // A per-collective clause must name algorithms that implement it.
   PlanContext ctx;
@@ -89,13 +90,16 @@ Status Tuner::init(const std::string& algoEnv, const AlgorithmRegistry* registry
 }
 
 Status Tuner::choose(const CollRequest& req, const PlanContext& ctx, bool details,
-                     Decision* out) {
+                     Decision* out, bool trials) {
   out->algo = nullptr;
+  out->trial = TrialTicket{};
   out->considered.clear();
   const size_t bytes = requestBytes(req, nranks_);
   CachedDecision& slot =
       cache_[(static_cast<size_t>(req.kind) * 0x9E3779B97F4A7C15ull ^ bytes * 0xC2B2AE3D27D4EB4Full) >> 58];
-  const bool cacheable = adjuster_ == nullptr && !details;
+  // Only the trials' settled answers are cached: a cached model-only answer
+  // would bypass them.
+  const bool cacheable = adjuster_ == nullptr && !details && (trials || !trials_.enabled());
   if (cacheable && slot.valid && slot.kind == req.kind && slot.bytes == bytes) {
     out->algo = slot.algo;
     out->nchannels = slot.nchannels;
@@ -149,9 +153,14 @@ Status Tuner::choose(const CollRequest& req, const PlanContext& ctx, bool detail
   }
   int best = cheapest(costs_);
   if (best < 0) best = 0;  // nothing modelled: registry order
+  bool settled = true;
+  if (adjuster_ == nullptr && trials) {
+    // A plug-in's choice is its own: no trials then.
+    best = trials_.pick(req.kind, bytes, algos_, costs_, best, &out->trial, &settled);
+  }
   out->algo = algos_[static_cast<size_t>(best)];
   out->predictedUs = costs_[static_cast<size_t>(best)];
-  if (adjuster_ == nullptr) {
+  if (adjuster_ == nullptr && settled && (trials || !trials_.enabled())) {
     slot = CachedDecision{true, req.kind, bytes, out->algo, out->nchannels, out->chunkBytes,
                           out->predictedUs};
   }

@@ -15,6 +15,7 @@
 #include "core/algorithm.h"
 #include "tuner/algo_policy.h"
 #include "tuner/cost_model.h"
+#include "tuner/trials.h"
 
 namespace mrd::tuner {
 
@@ -33,6 +34,9 @@ struct Decision {
   int nchannels = 1;
   size_t chunkBytes = 0;
   double predictedUs = 0;
+  // Set when this call is one of the measured trials (trials.h): the caller
+  // times it and, after the last one, runs the agreement.
+  TrialTicket trial;
   // Filled only when asked (logging): name and predicted us of each candidate.
   std::vector<std::pair<std::string, double>> considered;
 };
@@ -47,6 +51,9 @@ struct TunerLimits {
   // Which ranks share a host: hierarchical algorithms support a collective
   // (MRD_ALGO's per-collective check at init) only given one.
   const topo::JobLayout* layout = nullptr;
+  // Measured trials of the model's best candidates (off unless enabled:
+  // the communicator turns them on from MRD_AUTOTUNE).
+  TrialConfig trials;
 };
 
 // The pure core of a decision, unit-tested on its own: given the candidate
@@ -67,8 +74,16 @@ class Tuner {
   const MachineModel& machine() const { return machine_; }
   void setAdjuster(std::unique_ptr<CostAdjuster> a) { adjuster_ = std::move(a); }
   // Not thread-safe (reuses scratch vectors): the communicator calls it
-  // under its execution lock.
-  Status choose(const CollRequest& req, const PlanContext& ctx, bool details, Decision* out);
+  // under its execution lock. Without `trials`, the model's choice alone
+  // (for the library's own operations, such as the trials' agreement).
+  Status choose(const CollRequest& req, const PlanContext& ctx, bool details, Decision* out,
+                bool trials = true);
+  // The trials' bookkeeping (see trials.h), for the communicator.
+  void recordTrial(const TrialTicket& t, double us) { trials_.record(t, us); }
+  void trialVotes(int entry, std::vector<uint64_t>* out) const { trials_.votes(entry, out); }
+  std::string settleTrial(int entry, const std::vector<uint64_t>& summed) {
+    return trials_.settle(entry, summed, nranks_);
+  }
 
  private:
   const AlgorithmRegistry* registry_ = nullptr;
@@ -77,9 +92,11 @@ class Tuner {
   MachineModel machine_;
   int nranks_ = 1, nhosts_ = 1, maxLocal_ = 1;
   std::unique_ptr<CostAdjuster> adjuster_;
+  Trials trials_;
   // Decisions depend only on (collective, bytes) for a communicator: the
   // last ones are kept so repeated calls skip the model (not with a
-  // plug-in, which is asked every time, as NCCL asks its tuner).
+  // plug-in, which is asked every time, as NCCL asks its tuner, nor while
+  // the size's trials run).
   struct CachedDecision {
     bool valid = false;
     CollKind kind = CollKind::kAllReduce;
