@@ -159,13 +159,18 @@ Status listenOn(const SockAddr& addr, int backlog, int* fd, SockAddr* bound) {
   return Status::ok();
 }
 
-Status connectTo(const SockAddr& addr, const Deadline& d, int* fd) {
+Status connectTo(const SockAddr& addr, const Deadline& d, int* fd, const SockAddr* from) {
   int lastErr = 0;
   int backoffMs = 1;
   while (!d.expired()) {
     if (d.aborted()) return remoteError("connect to " + addr.str() + " aborted");
     int s = socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s < 0) return systemError(errnoText("socket", errno));
+    if (from != nullptr && bind(s, from->sa(), from->len) != 0) {
+      int e = errno;
+      close(s);
+      return systemError(errnoText("bind to " + from->str() + " before connecting to " + addr.str(), e));
+    }
     int rc = connect(s, addr.sa(), addr.len);
     if (rc != 0 && errno == EINPROGRESS) {
       pollfd p{s, POLLOUT, 0};

@@ -55,7 +55,9 @@ struct Deadline {
 Status listenOn(const SockAddr& addr, int backlog, int* fd, SockAddr* bound);
 // Connects, retrying refused connections until the deadline (the listener
 // may not be up yet). The returned socket is blocking-off (O_NONBLOCK).
-Status connectTo(const SockAddr& addr, const Deadline& d, int* fd);
+// With `from`, the socket is bound to that local address first (the NIC a
+// path must leave by).
+Status connectTo(const SockAddr& addr, const Deadline& d, int* fd, const SockAddr* from = nullptr);
 // Accepts one connection (O_NONBLOCK) or fails at the deadline.
 Status acceptOne(int listenFd, const Deadline& d, int* fd);
 

@@ -10,7 +10,7 @@ const std::vector<ParamDoc>& paramTable() {
   static const std::vector<ParamDoc> table = {
       {"MRD_DEBUG", "WARN", "Log level: WARN, INFO, DEBUG or TRACE (TRACE needs a Debug build)."},
       {"MRD_DEBUG_SUBSYS", "ALL",
-       "Comma list of subsystems to log: INIT,BOOTSTRAP,NET,SHM,COLL,TUNE or ALL; ^X excludes."},
+       "Comma list of subsystems to log: INIT,BOOTSTRAP,NET,SHM,COLL,TUNE,PROBE or ALL; ^X excludes."},
       {"MRD_DEBUG_FILE", "(stderr)", "Write the log to this file; %h is the host, %p the pid."},
       {"MRD_TOPO_DUMP_FILE", "",
        "Write each rank's host and job topology as JSON here; %h host, %p pid, %r rank."},
@@ -24,6 +24,8 @@ const std::vector<ParamDoc>& paramTable() {
        "1: large shm messages are read straight from the sender (process_vm_readv), one copy."},
       {"MRD_NSOCKS_PER_PEER", "1", "TCP sockets per peer and channel (1-16)."},
       {"MRD_SOCKET_BUF_BYTES", "4194304", "SO_SNDBUF/SO_RCVBUF of TCP data sockets."},
+      {"MRD_REROUTE", "1",
+       "1: each chunk takes the path (rail) that delivers it soonest, re-sent elsewhere if its path fails; 0: static striping."},
       {"MRD_NET_PLUGIN", "",
        "Network plug-in to load: a path, or NAME for libmeridian-net-NAME.so (then NAME as given)."},
       {"MRD_ALGO", "(tuned)", "Algorithms the tuner may pick, NCCL 2.24 syntax: ring | ring,tree | ^tree | ring;allreduce:tree,ring;alltoall:bruck. Unknown names fail init."},
@@ -39,6 +41,22 @@ const std::vector<ParamDoc>& paramTable() {
        "Smallest share of a buffer worth giving a channel of its own."},
       {"MRD_TIMEOUT_MS", "300000", "Longest wait without progress before an operation fails."},
       {"MRD_SPIN_US", "50", "Microseconds a waiting rank polls (yielding) before it sleeps."},
+      {"MRD_PROBE_INTERVAL_US", "100",
+       "Probe (ping) interval per path while the link is busy, and for a down path."},
+      {"MRD_PROBE_IDLE_INTERVAL_US", "10000",
+       "Probe interval per path once the link has been idle for a while."},
+      {"MRD_PROBE_DEGRADED_RTT", "4",
+       "An RTT above this many times the path's baseline (minimum of the last seconds, at least 20 us) is bad; 3 bad in a row: degraded."},
+      {"MRD_PROBE_DOWN_US", "2000",
+       "A path with data or a probe outstanding and no progress for this long is down (a socket error: at once)."},
+      {"MRD_PROBE_RECOVER", "5",
+       "Good probes in a row a down path needs to become degraded, and a degraded one (below 0.75x the threshold) to become healthy."},
+      {"MRD_PROBE_EWMA_PCT", "25",
+       "Weight of a new sample in the RTT and goodput averages, percent (1-100)."},
+      {"MRD_PROBE_LOG", "",
+       "Write probe samples and path state changes as JSON lines here; %h host, %p pid, %r rank."},
+      {"MRD_PROBE_LOG_INTERVAL_US", "1000",
+       "At most one sample line per path per this interval in MRD_PROBE_LOG (state changes always)."},
   };
   return table;
 }
@@ -88,6 +106,7 @@ Params readParams() {
   p.shmCma = envInt("MRD_SHM_CMA", 0, 0, 1, set) != 0;
   p.nsocksPerPeer = static_cast<int>(envInt("MRD_NSOCKS_PER_PEER", 1, 1, 16, set));
   p.sockBufBytes = envInt("MRD_SOCKET_BUF_BYTES", p.sockBufBytes, 0, 1LL << 30, set);
+  p.reroute = envInt("MRD_REROUTE", 1, 0, 1, set) != 0;
   p.netPlugin = envString("MRD_NET_PLUGIN", set);
   p.algo = envString("MRD_ALGO", set);
   p.nchannels = static_cast<int>(envInt("MRD_NCHANNELS", p.nchannels, 1, 16, set));
@@ -101,6 +120,17 @@ Params readParams() {
   p.channelMinBytes = envInt("MRD_CHANNEL_MIN_BYTES", p.channelMinBytes, 1, 1LL << 40, set);
   p.timeoutMs = envInt("MRD_TIMEOUT_MS", p.timeoutMs, 1, 2147483647, set);
   p.spinUs = envInt("MRD_SPIN_US", p.spinUs, 0, 1000000, set);
+  p.probeIntervalUs = envInt("MRD_PROBE_INTERVAL_US", p.probeIntervalUs, 1, 10000000, set);
+  p.probeIdleIntervalUs =
+      envInt("MRD_PROBE_IDLE_INTERVAL_US", p.probeIdleIntervalUs, 1, 100000000, set);
+  p.probeDegradedRtt =
+      static_cast<int>(envInt("MRD_PROBE_DEGRADED_RTT", p.probeDegradedRtt, 2, 1000, set));
+  p.probeDownUs = envInt("MRD_PROBE_DOWN_US", p.probeDownUs, 1, 600000000, set);
+  p.probeRecover = static_cast<int>(envInt("MRD_PROBE_RECOVER", p.probeRecover, 1, 1000, set));
+  p.probeEwmaPct = static_cast<int>(envInt("MRD_PROBE_EWMA_PCT", p.probeEwmaPct, 1, 100, set));
+  p.probeLog = envString("MRD_PROBE_LOG", set);
+  p.probeLogIntervalUs =
+      envInt("MRD_PROBE_LOG_INTERVAL_US", p.probeLogIntervalUs, 0, 600000000, set);
   return p;
 }
 

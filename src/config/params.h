@@ -35,6 +35,7 @@ struct Params {
   bool shmCma = false;                 // MRD_SHM_CMA
   int nsocksPerPeer = 1;               // MRD_NSOCKS_PER_PEER
   int64_t sockBufBytes = 4 << 20;      // MRD_SOCKET_BUF_BYTES
+  bool reroute = true;                 // MRD_REROUTE
   std::string netPlugin;               // MRD_NET_PLUGIN
   // Algorithms and pipelining.
   std::string algo;                    // MRD_ALGO
@@ -50,6 +51,15 @@ struct Params {
   // Waiting.
   int64_t timeoutMs = 300000;          // MRD_TIMEOUT_MS
   int64_t spinUs = 50;                 // MRD_SPIN_US
+  // Link-quality probe (src/probe/probe_config.h).
+  int64_t probeIntervalUs = 100;       // MRD_PROBE_INTERVAL_US
+  int64_t probeIdleIntervalUs = 10000; // MRD_PROBE_IDLE_INTERVAL_US
+  int probeDegradedRtt = 4;            // MRD_PROBE_DEGRADED_RTT
+  int64_t probeDownUs = 2000;          // MRD_PROBE_DOWN_US
+  int probeRecover = 5;                // MRD_PROBE_RECOVER
+  int probeEwmaPct = 25;               // MRD_PROBE_EWMA_PCT
+  std::string probeLog;                // MRD_PROBE_LOG
+  int64_t probeLogIntervalUs = 1000;   // MRD_PROBE_LOG_INTERVAL_US
 
   // Variables that were set explicitly, "NAME=value", for the INFO log.
   std::vector<std::string> explicitlySet;

@@ -1,6 +1,7 @@
 #include "core/executor.h"
 
 #include <poll.h>
+#include <time.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -163,19 +164,43 @@ void Executor::idle(const ExecutionEnv& env, bool* moved, Status* err) {
   for (auto* t : env.transports) {
     if (anyDoorbellConn && t->hasDoorbell()) bell = t;
   }
+  // Connections with timers (link probes, stall checks) cap the sleep.
+  int64_t timerUs = -1;
+  for (auto* c : activeConns_) {
+    int64_t t = c->timerDueUs();
+    if (t >= 0 && (timerUs < 0 || t < timerUs)) timerUs = t;
+  }
+  auto capUs = [&](int64_t us) { return timerUs >= 0 && timerUs < us ? timerUs : us; };
+  if (bell != nullptr && !pollFds_.empty() && bell->wakeFd() >= 0) {
+    // Shared memory and sockets both: one poll() on the sockets and the
+    // doorbell's descriptor, so neither kind waits for the other's timeout.
+    bell->prepareSleepOnFd();
+    *err = progressConnections(moved);
+    if (!*moved && err->isOk()) {
+      pollFds_.push_back(pollfd{bell->wakeFd(), POLLIN, 0});
+      sleepOnFds(capUs(20000));
+    }
+    bell->endSleep();
+    return;
+  }
   if (bell != nullptr) {
     bell->prepareSleep();
     *err = progressConnections(moved);
-    if (!*moved && err->isOk()) bell->sleep(pollFds_.empty() ? 20000 : 1000);
+    if (!*moved && err->isOk()) bell->sleep(static_cast<int>(capUs(pollFds_.empty() ? 20000 : 1000)));
     bell->endSleep();
   }
   if (!*moved && err->isOk() && !pollFds_.empty()) {
-    poll(pollFds_.data(), pollFds_.size(), bell != nullptr ? 0 : 20);
+    sleepOnFds(bell != nullptr ? 0 : capUs(20000));
   } else if (bell == nullptr) {
     // Nothing to block on (no doorbell, no socket wants attention): nap
     // briefly rather than spin.
-    usleep(100);
+    usleep(static_cast<useconds_t>(capUs(100)));
   }
+}
+
+void Executor::sleepOnFds(int64_t timeoutUs) {
+  timespec ts{static_cast<time_t>(timeoutUs / 1000000), static_cast<long>(timeoutUs % 1000000) * 1000};
+  ppoll(pollFds_.data(), pollFds_.size(), &ts, nullptr);
 }
 
 Status Executor::stuckError(const Schedule& s, const ExecutionEnv& env, const Describe& what,
@@ -191,6 +216,8 @@ Status Executor::stuckError(const Schedule& s, const ExecutionEnv& env, const De
       detail = std::string("waiting to ") + (q.isSend ? "send " : "receive ") +
                std::to_string(st.bytes) + " bytes " + (q.isSend ? "to" : "from") + " peer " +
                std::to_string(st.peer) + " on channel " + std::to_string(st.channel);
+      const std::string state = q.conn != nullptr ? q.conn->describeState() : std::string();
+      if (!state.empty()) detail += " [" + state + "]";
       found = true;
       break;
     }
@@ -238,7 +265,32 @@ Status Executor::run(const Schedule& s, const ExecutionEnv& env, const Describe&
     collectCompletions(&moved);
     if (moved) lastMove = Clock::now();
   }
-  return Status::ok();
+  return flushConnections(env, what);
+}
+
+Status Executor::flushConnections(const ExecutionEnv& env, const Describe& what) {
+  // A peer may still wait for something only we can send (an ack behind a
+  // half-written frame): nothing moves a connection between operations.
+  const auto start = Clock::now();
+  while (true) {
+    bool all = true;
+    for (auto* c : activeConns_) {
+      bool idle = true;
+      Status st = c->flush(&idle);
+      if (!st.isOk()) return st.withContext(what());
+      all = all && idle;
+    }
+    if (all) return Status::ok();
+    if (env.abort != nullptr && env.abort->load(std::memory_order_relaxed)) {
+      return remoteError("rank " + std::to_string(env.rank) + ": " + what() + ": the communicator was aborted");
+    }
+    if (usSince(start) / 1000 >= env.timeoutMs) {
+      return timeoutError("rank " + std::to_string(env.rank) + ": " + what() +
+                          ": could not finish sending control frames for " +
+                          std::to_string(usSince(start) / 1000) + " ms (MRD_TIMEOUT_MS)");
+    }
+    sched_yield();
+  }
 }
 
 }  // namespace mrd

@@ -54,6 +54,8 @@ class Executor {
   Status progressConnections(bool* moved);
   void collectCompletions(bool* moved);
   void idle(const ExecutionEnv& env, bool* moved, Status* err);
+  void sleepOnFds(int64_t timeoutUs);  // ppoll on pollFds_
+  Status flushConnections(const ExecutionEnv& env, const Describe& what);
   Status stuckError(const Schedule& s, const ExecutionEnv& env, const Describe& what,
                     int64_t waitedMs) const;
 

@@ -20,7 +20,7 @@ namespace {
 thread_local int tlsRank = -1;
 
 constexpr std::array<const char*, static_cast<size_t>(Subsys::kCount)> kNames = {
-    "INIT", "BOOTSTRAP", "NET", "SHM", "COLL", "TUNE"};
+    "INIT", "BOOTSTRAP", "NET", "SHM", "COLL", "TUNE", "PROBE"};
 
 // "%R" in the pattern: the rank of the communicator this thread works for.
 class RankFlag : public spdlog::custom_flag_formatter {

@@ -10,7 +10,7 @@
 
 namespace mrd::log {
 
-enum class Subsys { kInit, kBootstrap, kNet, kShm, kColl, kTune, kCount };
+enum class Subsys { kInit, kBootstrap, kNet, kShm, kColl, kTune, kProbe, kCount };
 
 // Returns the logger of a subsystem; configured once per process from the
 // environment (see config/params.cc for the variables).

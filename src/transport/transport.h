@@ -64,6 +64,18 @@ class Connection {
   // Appends the descriptors to poll while this connection has work pending
   // (none for transports that wake sleepers through a doorbell instead).
   virtual void addPollFds(std::vector<pollfd>* fds) const { (void)fds; }
+  // Microseconds after which progress() must run again even if no
+  // descriptor is ready (probes, stall checks); -1: no timer.
+  virtual int64_t timerDueUs() const { return -1; }
+  // After an operation: finishes writing what must not wait for the next
+  // one (a half-written frame, acknowledgements the peer waits for); sets
+  // *idle when nothing of the kind is left. Nothing new is started.
+  virtual Status flush(bool* idle) {
+    *idle = true;
+    return Status::ok();
+  }
+  // One line on what is in flight (paths, messages), for timeout errors.
+  virtual std::string describeState() const { return ""; }
   // True when news on this connection rings its transport's doorbell.
   virtual bool ringsDoorbell() const { return false; }
 };
@@ -100,6 +112,12 @@ class Transport {
   virtual void prepareSleep() {}
   virtual void sleep(int timeoutUs) { (void)timeoutUs; }
   virtual void endSleep() {}
+  // The same doorbell as a descriptor, for a rank that must also wait on
+  // sockets (a schedule over shm and tcp): prepareSleepOnFd() instead of
+  // prepareSleep(), then poll() wakeFd() with the sockets; endSleep() after.
+  // -1: this transport cannot ring a descriptor.
+  virtual int wakeFd() const { return -1; }
+  virtual void prepareSleepOnFd() {}
   // Memory registration (RDMA needs it; shm and tcp do not).
   virtual Status registerMemory(void* buf, size_t bytes, void** handle) {
     (void)buf; (void)bytes;

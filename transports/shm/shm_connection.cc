@@ -1,6 +1,8 @@
 #include "shm_connection.h"
 
 #include <linux/futex.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -9,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 namespace mrd::transport::shm {
@@ -56,10 +59,32 @@ size_t ringRead(const RingView& r, char* dst, size_t len) {
 
 }  // namespace
 
+namespace {
+
+// One unbound datagram socket per process rings every owner's wake socket.
+int wakeSender() {
+  static const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  return fd;
+}
+
+}  // namespace
+
 void wakeOwner(SegmentHeader* seg) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (seg->sleeping.load(std::memory_order_relaxed) == 0) return;
+  const uint32_t how = seg->sleeping.load(std::memory_order_relaxed);
+  if (how == 0) return;
   seg->doorbell.fetch_add(1, std::memory_order_seq_cst);
+  if (how == kSleepPoll && seg->wakeNameLen > 0 && seg->wakeNameLen <= sizeof seg->wakeName &&
+      wakeSender() >= 0) {
+    // A full socket queue already holds a wake-up: EAGAIN is fine.
+    sockaddr_un to{};
+    to.sun_family = AF_UNIX;
+    std::memcpy(to.sun_path + 1, seg->wakeName, seg->wakeNameLen);
+    const char one = 1;
+    sendto(wakeSender(), &one, 1, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to),
+           static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + seg->wakeNameLen));
+    return;
+  }
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&seg->doorbell), FUTEX_WAKE, INT32_MAX, nullptr,
           nullptr, 0);
 }

@@ -21,10 +21,16 @@ struct alignas(64) SegmentHeader {
   uint32_t magic;
   int32_t pid;
   std::atomic<uint32_t> doorbell;  // futex word
-  std::atomic<uint32_t> sleeping;  // the owner waits on the doorbell
+  std::atomic<uint32_t> sleeping;  // the owner waits: kSleepFutex or kSleepPoll
   std::atomic<uint32_t> aborted;   // the owner aborted: peers fail fast
   uint64_t probeAddr;              // address of `magic` in the owner's memory (CMA check)
+  // The owner's wake socket (abstract AF_UNIX datagram name, without the
+  // leading NUL; empty: none), rung instead of the futex while the owner
+  // sleeps in poll() with sockets of other transports.
+  uint32_t wakeNameLen;
+  char wakeName[60];
 };
+constexpr uint32_t kSleepFutex = 1, kSleepPoll = 2;
 
 struct alignas(64) RingHeader {
   alignas(64) std::atomic<uint64_t> head;  // bytes written, by the sender

@@ -1,10 +1,14 @@
 #include "shm_transport.h"
 
 #include <linux/futex.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 
@@ -30,7 +34,7 @@ class ShmTransport : public Transport {
   bool hasDoorbell() const override { return own_ != nullptr; }
   void prepareSleep() override {
     SegmentHeader* h = own_->header();
-    h->sleeping.store(1, std::memory_order_seq_cst);
+    h->sleeping.store(kSleepFutex, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with wakeOwner's fence
     bell_ = h->doorbell.load(std::memory_order_seq_cst);
   }
@@ -39,7 +43,23 @@ class ShmTransport : public Transport {
     syscall(SYS_futex, reinterpret_cast<uint32_t*>(&own_->header()->doorbell), FUTEX_WAIT, bell_,
             &ts, nullptr, 0);
   }
-  void endSleep() override { own_->header()->sleeping.store(0, std::memory_order_relaxed); }
+  void endSleep() override {
+    own_->header()->sleeping.store(0, std::memory_order_relaxed);
+    if (wakeFd_ >= 0) {
+      char buf[64];
+      while (recv(wakeFd_, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+      }
+    }
+  }
+  int wakeFd() const override { return wakeFd_; }
+  void prepareSleepOnFd() override {
+    SegmentHeader* h = own_->header();
+    h->sleeping.store(kSleepPoll, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with wakeOwner's fence
+  }
+  ~ShmTransport() override {
+    if (wakeFd_ >= 0) close(wakeFd_);
+  }
 
   void abort() override {
     if (own_ == nullptr) return;
@@ -55,7 +75,31 @@ class ShmTransport : public Transport {
   std::unique_ptr<Segment> own_;
   std::vector<std::unique_ptr<Segment>> peers_;
   uint32_t bell_ = 0;
+  int wakeFd_ = -1;
 };
+
+// The owner's wake socket: an abstract-namespace datagram socket named
+// after its segment (nothing in the file system to clean up). Without it
+// the owner only sleeps on the futex.
+int openWakeSocket(const std::string& segName, SegmentHeader* h) {
+  h->wakeNameLen = 0;
+  std::string name = "mrd-wake" + segName;  // segName starts with '/'
+  if (name.size() > sizeof h->wakeName) return -1;
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::memcpy(a.sun_path + 1, name.data(), name.size());
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&a),
+           static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())) != 0) {
+    MRD_LOG_INFO(kShm, "no wake socket ({}): sleeping on the futex only", std::strerror(errno));
+    close(fd);
+    return -1;
+  }
+  std::memcpy(h->wakeName, name.data(), name.size());
+  h->wakeNameLen = static_cast<uint32_t>(name.size());
+  return fd;
+}
 
 Status ShmTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
   bootstrap::Bootstrap& b = *ctx.bootstrap;
@@ -79,6 +123,7 @@ Status ShmTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
     h->sleeping.store(0);
     h->aborted.store(0);
     h->probeAddr = reinterpret_cast<uint64_t>(&h->magic);
+    wakeFd_ = openWakeSocket(segmentName(getpid(), ctx.commTag, me), h);
   }
   // Everyone learns everyone's pid (segment names), maps its peers', and
   // only then are the names removed.

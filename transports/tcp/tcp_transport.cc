@@ -1,36 +1,49 @@
-// Connection setup for TCP: every rank listens on one port, the addresses
-// are exchanged over the bootstrap, and for each pair the lower rank
-// connects (nchannels x nsocks sockets) while the higher one accepts. Each
-// new socket first says who it is (secret, rank, channel, socket index), so
-// strays are refused.
+// Connection setup for TCP over every rail: each rank listens on each of
+// its NICs (MRD_SOCKET_IFNAME, see link/nic.h), the NICs and ports are
+// exchanged over the bootstrap, rails are matched by subnet, and for each
+// pair of ranks the lower one connects one socket per (channel, rail,
+// stream) from its NIC to the peer's, the higher one accepts. Each new
+// socket first says who it is (secret, rank, channel, path, stream), so
+// strays are refused. The sockets of a (peer, channel) become the paths of
+// one link::Link, which spreads and re-routes the traffic among them.
 #include "tcp_transport.h"
 
+#include <arpa/inet.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cstring>
 #include <mutex>
 
 #include "bootstrap/bootstrap.h"
+#include "bootstrap/socket.h"
 #include "config/params.h"
+#include "link/link.h"
+#include "link/nic.h"
 #include "log/log.h"
-#include "tcp_connection.h"
+#include "probe/probe_log.h"
 
 namespace mrd::transport::tcp {
 namespace {
 
-constexpr uint32_t kConnMagic = 0x4d524454;  // "MRDT"
+constexpr uint32_t kConnMagic = 0x4d524455;  // "MRDU": link framing
+constexpr size_t kMaxRails = 4;
 
 struct ConnHello {
   uint32_t magic;
   bootstrap::Secret secret;
   int32_t rank;
   int32_t channel;
+  int32_t path;
   int32_t sock;
 };
 
-struct ListenAddr {
-  uint32_t len;
-  sockaddr_storage addr;
+// What a rank publishes: its NICs and the port it listens on at each.
+struct RailAddrs {
+  uint32_t count;
+  uint32_t reserved;
+  link::NicWire nics[kMaxRails];
+  uint16_t ports[kMaxRails];
 };
 
 class TcpTransport : public Transport {
@@ -58,6 +71,51 @@ void tuneSocket(int fd, int64_t bufBytes) {
   }
 }
 
+net::SockAddr sockAddrOf(const link::Nic& n, int port) {
+  net::SockAddr a;
+  if (n.family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&a.storage);
+    in->sin_family = AF_INET;
+    std::memcpy(&in->sin_addr, n.addr, 4);
+    a.len = sizeof(sockaddr_in);
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+    in6->sin6_family = AF_INET6;
+    std::memcpy(&in6->sin6_addr, n.addr, 16);
+    a.len = sizeof(sockaddr_in6);
+  }
+  a.setPort(port);
+  return a;
+}
+
+std::string nicText(const link::Nic& n) { return n.name + " " + n.addrText(); }
+
+// The paths between two ranks as (NIC index of the lower rank, NIC index of
+// the higher rank): both compute the same list, so path k is the same pair.
+std::vector<std::pair<int, int>> pathsBetween(const std::vector<link::Nic>& lower,
+                                              const std::vector<link::Nic>& higher) {
+  return link::matchRails(lower, higher);
+}
+
+// Accepts one connection on any of the listeners.
+Status acceptAny(const std::vector<int>& listenFds, const net::Deadline& d, int* fd) {
+  std::vector<pollfd> pfds;
+  for (int l : listenFds) pfds.push_back(pollfd{l, POLLIN, 0});
+  while (true) {
+    for (int l : listenFds) {
+      int s = accept4(l, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (s >= 0) {
+        net::setNoDelay(s);
+        *fd = s;
+        return Status::ok();
+      }
+    }
+    if (d.aborted()) return remoteError("accept aborted");
+    if (d.expired()) return timeoutError("timed out waiting for connections");
+    poll(pfds.data(), pfds.size(), d.pollSliceMs());
+  }
+}
+
 Status TcpTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
   bootstrap::Bootstrap& b = *ctx.bootstrap;
   const int me = b.rank(), n = b.nranks();
@@ -65,53 +123,107 @@ Status TcpTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
   bool needed = false;
   for (bool u : ctx.useFor) needed = needed || u;
 
-  // Everyone takes part in the exchange; ranks with no TCP peer send an empty address.
-  int listenFd = -1;
-  std::vector<ListenAddr> addrs(static_cast<size_t>(n));
+  // Everyone takes part in the exchange; ranks with no TCP peer publish none.
+  std::vector<link::Nic> mine;
+  std::vector<int> listenFds;
+  std::vector<RailAddrs> addrs(static_cast<size_t>(n));
+  std::memset(addrs.data(), 0, addrs.size() * sizeof(RailAddrs));
+  Status st = Status::ok();
   if (needed) {
-    net::SockAddr local, bound;
-    std::string ifname;
-    MRD_TRY(net::chooseLocalAddress(ctx.params->socketIfname, &local, &ifname));
-    MRD_TRY(net::listenOn(local, 1024, &listenFd, &bound));
-    addrs[static_cast<size_t>(me)] = ListenAddr{bound.len, bound.storage};
-    MRD_LOG_INFO(kNet, "tcp listening on {} ({})", bound.str(), ifname);
-  }
-  Status st = b.allgather(addrs.data(), sizeof(ListenAddr));
-  auto deadline = net::Deadline::in(std::chrono::milliseconds(ctx.timeoutMs), ctx.abort);
-  // fds[peer][channel][sock]
-  std::vector<std::vector<std::vector<int>>> fds(
-      static_cast<size_t>(n),
-      std::vector<std::vector<int>>(static_cast<size_t>(ctx.nchannels),
-                                    std::vector<int>(static_cast<size_t>(nsocks), -1)));
-  int expectIncoming = 0;
-  for (int p = 0; st.isOk() && p < n; ++p) {
-    if (!ctx.useFor[static_cast<size_t>(p)]) continue;
-    if (p < me) {
-      expectIncoming += ctx.nchannels * nsocks;
-      continue;
+    std::vector<link::Nic> all;
+    st = link::listInterfaces(&all);
+    if (st.isOk()) st = link::selectNics(all, ctx.params->socketIfname, kMaxRails, &mine);
+    RailAddrs& own = addrs[static_cast<size_t>(me)];
+    for (size_t i = 0; st.isOk() && i < mine.size(); ++i) {
+      int fd = -1;
+      net::SockAddr bound;
+      st = net::listenOn(sockAddrOf(mine[i], 0), 1024, &fd, &bound);
+      if (!st.isOk()) break;
+      listenFds.push_back(fd);
+      own.nics[i] = link::toWire(mine[i]);
+      own.ports[i] = static_cast<uint16_t>(bound.port());
+      own.count = static_cast<uint32_t>(i + 1);
+      MRD_LOG_INFO(kNet, "tcp rail {}: listening on {} ({})", i, bound.str(), mine[i].name);
     }
-    net::SockAddr to;
-    to.storage = addrs[static_cast<size_t>(p)].addr;
-    to.len = addrs[static_cast<size_t>(p)].len;
+    if (!st.isOk()) {
+      // Still take part in the exchange below, so nobody waits for us.
+      own.count = 0;
+      st = st.withContext("rank " + std::to_string(me) + ": tcp setup");
+    }
+  }
+  Status shared = b.allgather(addrs.data(), sizeof(RailAddrs));
+  auto closeListeners = [&] {
+    for (int& fd : listenFds) net::closeFd(&fd);
+  };
+  if (!st.isOk() || !shared.isOk()) {
+    closeListeners();
+    return st.isOk() ? shared : st;
+  }
+  // Every peer's NICs, validated (they come from the network).
+  std::vector<std::vector<link::Nic>> nics(static_cast<size_t>(n));
+  for (int p = 0; p < n; ++p) {
+    const RailAddrs& a = addrs[static_cast<size_t>(p)];
+    if (!(p == me ? needed : static_cast<bool>(ctx.useFor[static_cast<size_t>(p)]))) continue;
+    if (a.count == 0 || a.count > kMaxRails) {
+      closeListeners();
+      return invalidUsage("rank " + std::to_string(me) + ": peer " + std::to_string(p) +
+                          " published " + std::to_string(a.count) + " tcp rails (it failed its tcp setup?)");
+    }
+    for (uint32_t i = 0; i < a.count; ++i) {
+      link::Nic nic;
+      Status ws = link::fromWire(a.nics[i], &nic);
+      if (!ws.isOk()) {
+        closeListeners();
+        return ws.withContext("rank " + std::to_string(me) + ": tcp rails of peer " + std::to_string(p));
+      }
+      nics[static_cast<size_t>(p)].push_back(nic);
+    }
+  }
+
+  auto deadline = net::Deadline::in(std::chrono::milliseconds(ctx.timeoutMs), ctx.abort);
+  // fds[peer][channel][path * nsocks + sock]
+  std::vector<std::vector<std::vector<int>>> fds(static_cast<size_t>(n));
+  std::vector<std::vector<std::pair<int, int>>> paths(static_cast<size_t>(n));
+  int expectIncoming = 0;
+  for (int p = 0; p < n; ++p) {
+    if (!ctx.useFor[static_cast<size_t>(p)]) continue;
+    const auto& lower = nics[static_cast<size_t>(std::min(p, me))];
+    const auto& higher = nics[static_cast<size_t>(std::max(p, me))];
+    paths[static_cast<size_t>(p)] = pathsBetween(lower, higher);
+    const int npaths = static_cast<int>(paths[static_cast<size_t>(p)].size());
+    fds[static_cast<size_t>(p)].assign(static_cast<size_t>(ctx.nchannels),
+                                       std::vector<int>(static_cast<size_t>(npaths * nsocks), -1));
+    if (p < me) expectIncoming += ctx.nchannels * npaths * nsocks;
+  }
+  for (int p = me + 1; st.isOk() && p < n; ++p) {
+    if (!ctx.useFor[static_cast<size_t>(p)]) continue;
+    const auto& pp = paths[static_cast<size_t>(p)];
     for (int c = 0; st.isOk() && c < ctx.nchannels; ++c) {
-      for (int s = 0; st.isOk() && s < nsocks; ++s) {
-        int fd = -1;
-        st = net::connectTo(to, deadline, &fd);
-        ConnHello h{kConnMagic, b.secret(), me, c, s};
-        if (st.isOk()) st = net::sendAll(fd, &h, sizeof h, deadline);
-        if (!st.isOk()) {
-          net::closeFd(&fd);
-          st = st.withContext("rank " + std::to_string(me) + ": tcp connect to peer " +
-                              std::to_string(p) + " at " + to.str());
-          break;
+      for (size_t k = 0; st.isOk() && k < pp.size(); ++k) {
+        const link::Nic& from = mine[static_cast<size_t>(pp[k].first)];
+        const auto& a = addrs[static_cast<size_t>(p)];
+        net::SockAddr to = sockAddrOf(nics[static_cast<size_t>(p)][static_cast<size_t>(pp[k].second)],
+                                      a.ports[pp[k].second]);
+        net::SockAddr src = sockAddrOf(from, 0);
+        for (int s = 0; st.isOk() && s < nsocks; ++s) {
+          int fd = -1;
+          st = net::connectTo(to, deadline, &fd, &src);
+          ConnHello h{kConnMagic, b.secret(), me, c, static_cast<int32_t>(k), s};
+          if (st.isOk()) st = net::sendAll(fd, &h, sizeof h, deadline);
+          if (!st.isOk()) {
+            net::closeFd(&fd);
+            st = st.withContext("rank " + std::to_string(me) + ": tcp connect to peer " +
+                                std::to_string(p) + " at " + to.str() + " from " + from.name);
+            break;
+          }
+          fds[static_cast<size_t>(p)][static_cast<size_t>(c)][k * static_cast<size_t>(nsocks) + static_cast<size_t>(s)] = fd;
         }
-        fds[static_cast<size_t>(p)][static_cast<size_t>(c)][static_cast<size_t>(s)] = fd;
       }
     }
   }
   while (st.isOk() && expectIncoming > 0) {
     int fd = -1;
-    st = net::acceptOne(listenFd, deadline, &fd);
+    st = acceptAny(listenFds, deadline, &fd);
     if (!st.isOk()) {
       st = st.withContext("rank " + std::to_string(me) + ": tcp waiting for " +
                           std::to_string(expectIncoming) + " connections from lower ranks");
@@ -121,9 +233,11 @@ Status TcpTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
     Status hs = net::recvAll(fd, &h, sizeof h, net::Deadline::in(std::chrono::seconds(5), ctx.abort));
     bool valid = hs.isOk() && h.magic == kConnMagic && h.secret == b.secret() && h.rank >= 0 &&
                  h.rank < me && ctx.useFor[static_cast<size_t>(h.rank)] && h.channel >= 0 &&
-                 h.channel < ctx.nchannels && h.sock >= 0 && h.sock < nsocks;
+                 h.channel < ctx.nchannels && h.path >= 0 &&
+                 h.path < static_cast<int>(paths[static_cast<size_t>(h.rank)].size()) &&
+                 h.sock >= 0 && h.sock < nsocks;
     int* slot = valid ? &fds[static_cast<size_t>(h.rank)][static_cast<size_t>(h.channel)]
-                            [static_cast<size_t>(h.sock)]
+                            [static_cast<size_t>(h.path * nsocks + h.sock)]
                       : nullptr;
     if (slot == nullptr || *slot >= 0) {
       MRD_LOG_WARN(kNet, "rank {}: refused a stray tcp connection", me);
@@ -133,24 +247,49 @@ Status TcpTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
     *slot = fd;
     --expectIncoming;
   }
-  net::closeFd(&listenFd);
+  closeListeners();
   if (!st.isOk()) {
     for (auto& pc : fds)
       for (auto& cs : pc)
         for (int& fd : cs) net::closeFd(&fd);
     return st;
   }
+
+  const config::Params& params = *ctx.params;
+  link::LinkOptions opt;
+  opt.reroute = params.reroute;
+  opt.probe = probe::probeConfigFromParams(params);
+  if (!params.probeLog.empty()) {
+    opt.log = probe::ProbeLog::forProcess(params.probeLog, me, opt.probe.logIntervalUs);
+  }
   std::lock_guard<std::mutex> g(mu_);
   for (int p = 0; p < n; ++p) {
     if (!ctx.useFor[static_cast<size_t>(p)]) continue;
+    const auto& pp = paths[static_cast<size_t>(p)];
     for (int c = 0; c < ctx.nchannels; ++c) {
-      auto& socks = fds[static_cast<size_t>(p)][static_cast<size_t>(c)];
-      for (int fd : socks) {
-        tuneSocket(fd, ctx.params->sockBufBytes);
-        fds_.push_back(fd);
+      std::vector<link::PathDesc> descs;
+      for (size_t k = 0; k < pp.size(); ++k) {
+        // pp is (lower rank's NIC, higher rank's NIC).
+        const int local = me < p ? pp[k].first : pp[k].second;
+        const int remote = me < p ? pp[k].second : pp[k].first;
+        for (int s = 0; s < nsocks; ++s) {
+          int fd = fds[static_cast<size_t>(p)][static_cast<size_t>(c)][k * static_cast<size_t>(nsocks) + static_cast<size_t>(s)];
+          tuneSocket(fd, params.sockBufBytes);
+          fds_.push_back(fd);
+          link::PathDesc d;
+          d.fd = fd;
+          d.rail = local;
+          d.localNic = nicText(nics[static_cast<size_t>(me)][static_cast<size_t>(local)]);
+          d.remoteNic = nicText(nics[static_cast<size_t>(p)][static_cast<size_t>(remote)]);
+          descs.push_back(std::move(d));
+        }
+      }
+      if (c == 0) {
+        MRD_LOG_INFO(kNet, "rank {} -> peer {}: {} tcp path(s) per channel{}", me, p, descs.size(),
+                     descs.size() > 1 ? " (" + descs.front().localNic + " ... " + descs.back().localNic + ")" : "");
       }
       (*conns)[static_cast<size_t>(p)][static_cast<size_t>(c)] =
-          std::make_unique<TcpConnection>(p, me, socks);
+          std::make_unique<link::Link>(p, me, c, std::move(descs), opt);
     }
   }
   return Status::ok();

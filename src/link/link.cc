@@ -1,0 +1,675 @@
+// A link over several paths; see link.h.
+#include "link/link.h"
+
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+
+#include "log/log.h"
+#include "probe/probe_log.h"
+
+namespace mrd::link {
+namespace {
+
+uint64_t nowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+bool wouldBlock(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
+
+bool isControl(uint32_t kind) {
+  return kind == kFrameAck || kind == kFramePing || kind == kFramePong;
+}
+
+}  // namespace
+
+Link::Link(int peer, int self, int channel, std::vector<PathDesc> paths, const LinkOptions& opt)
+    : peer_(peer), self_(self), channel_(channel), opt_(opt), sink_(kChunkBytes) {
+  paths_.resize(paths.size());
+  est_.resize(paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) {
+    Path& p = paths_[i];
+    p.desc = std::move(paths[i]);
+    p.health = probe::PathHealth(opt_.probe);
+    p.health.setTransitionCallback([this, i](const probe::Transition& t) { onTransition(i, t); });
+  }
+}
+
+Link::~Link() {
+  for (Path& p : paths_) {
+    if (p.desc.fd >= 0) close(p.desc.fd);
+  }
+}
+
+void Link::shutdownAll() {
+  for (Path& p : paths_) {
+    if (p.desc.fd >= 0) shutdown(p.desc.fd, SHUT_RDWR);
+  }
+}
+
+Status Link::pathError(size_t p, const std::string& what) {
+  return remoteError("rank " + std::to_string(self_) + " <-> peer " + std::to_string(peer_) +
+                     " (tcp, channel " + std::to_string(channel_) + ", path " + std::to_string(p) +
+                     " " + paths_[p].desc.localNic + " -> " + paths_[p].desc.remoteNic + "): " + what);
+}
+
+void Link::onTransition(size_t p, const probe::Transition& t) {
+  MRD_LOG_INFO(kNet, "rank {} peer {} channel {} path {} ({} -> {}): {} -> {} ({})", self_, peer_,
+               channel_, p, paths_[p].desc.localNic, paths_[p].desc.remoteNic,
+               probe::pathStateName(t.from), probe::pathStateName(t.to), t.reason);
+  if (opt_.log != nullptr) opt_.log->transition(t.atNs, self_, peer_, static_cast<int>(p), t);
+  if (t.to == probe::PathState::kDown && opt_.reroute) requeueInflight(paths_[p]);
+}
+
+void Link::requeueInflight(Path& path) {
+  // Every chunk the path holds unacknowledged goes to the others; if the
+  // path delivers it after all, the receiver drops the second copy. The
+  // entries stay: their acknowledgement, if it comes, still counts.
+  for (Inflight& f : path.inflight) {
+    if (f.requeued) continue;
+    f.requeued = true;
+    OutMsg* m = outMsg(f.seq);
+    if (m == nullptr || m->chunk[f.chunk] == kAcked) continue;
+    resend_.push_back(Resend{f.seq, f.chunk});
+    ++path.resends;
+  }
+  std::sort(resend_.begin(), resend_.end(), [](const Resend& a, const Resend& b) {
+    return a.seq != b.seq ? a.seq < b.seq : a.chunk < b.chunk;
+  });
+  path.inflightBytes = 0;
+  path.waiting = 0;
+  // A frame half written stays on the wire (the stream must stay whole),
+  // but must no longer read the user's buffer.
+  if (path.curActive && path.cur.kind == kFrameData && path.curPayload != nullptr &&
+      path.curPayload != path.curCopy.data()) {
+    path.curCopy.assign(path.curPayload, path.curPayload + path.cur.len);
+    path.curPayload = path.curCopy.data();
+  }
+}
+
+Status Link::failPath(size_t p, const std::string& why, uint64_t now) {
+  Path& path = paths_[p];
+  if (!opt_.reroute && !path.dead) {
+    // Static striping has no other path for this one's chunks.
+    path.dead = true;
+    lastFailure_ = pathError(p, why);
+    completeRecvs();
+    completeSends();
+    return !in_.empty() || waitingSends() ? lastFailure_ : Status::ok();
+  }
+  if (!path.dead) {
+    path.dead = true;
+    path.curActive = false;
+    path.health.onError(now, why);
+    requeueInflight(path);  // also when the health callback already did
+    // Chunks half read from it are read again from another path.
+    for (InMsg& m : in_) {
+      for (uint8_t& c : m.chunk) {
+        if (c == kReading + p) c = kMissing;
+      }
+    }
+    path.dest = Dest::kSink;
+  }
+  lastFailure_ = pathError(p, why + "; no path to the peer is left");
+  return allDeadWhileNeeded() ? lastFailure_ : Status::ok();
+}
+
+bool Link::allDeadWhileNeeded() {
+  for (const Path& o : paths_) {
+    if (!o.dead) return false;
+  }
+  // A peer that finished closes its end: only an error while we still
+  // expect something of it (its last data and acks may have come with
+  // the close).
+  completeRecvs();
+  completeSends();
+  return !in_.empty() || waitingSends();
+}
+
+Link::OutMsg* Link::outMsg(uint64_t seq) {
+  if (seq < outBase_ || seq >= outBase_ + out_.size()) return nullptr;
+  return &out_[static_cast<size_t>(seq - outBase_)];
+}
+
+Link::InMsg* Link::inMsg(uint64_t seq) {
+  if (seq < inBase_ || seq >= inBase_ + in_.size()) return nullptr;
+  return &in_[static_cast<size_t>(seq - inBase_)];
+}
+
+Status Link::postSend(transport::Request* r) {
+  r->progressed = 0;
+  r->done = false;
+  OutMsg m;
+  m.req = r;
+  m.seq = nextSendSeq_++;
+  m.bytes = r->bytes;
+  m.tag = r->tag;
+  m.data = static_cast<const char*>(r->buf);
+  if (r->bytes <= kEagerBytes && eagerBytes_ + r->bytes <= kEagerBudget) {
+    m.copy.assign(m.data, m.data + r->bytes);
+    m.data = m.copy.data();
+    m.eager = true;
+    eagerBytes_ += r->bytes;
+  }
+  m.chunk.assign(chunkCount(r->bytes), kUnsent);
+  out_.push_back(std::move(m));
+  return Status::ok();
+}
+
+Status Link::postRecv(transport::Request* r) {
+  r->progressed = 0;
+  r->done = false;
+  InMsg m;
+  m.req = r;
+  m.seq = nextRecvSeq_++;
+  m.chunk.assign(chunkCount(r->bytes), kMissing);
+  in_.push_back(std::move(m));
+  return Status::ok();
+}
+
+Status Link::probe() {
+  // The calibration ping: on the first path that is alive.
+  for (Path& p : paths_) {
+    if (p.dead) continue;
+    Frame f{kFramePing, 0, 0, 0, 0, nowNs()};
+    probe_ = transport::ProbeSample{f.tag, 0};
+    p.ctrl.push(f);
+    p.health.onProbeSent(f.tag);
+    return Status::ok();
+  }
+  return pathError(0, "no path to the peer is alive");
+}
+
+void Link::fillEstimates(uint64_t now) {
+  (void)now;
+  for (size_t i = 0; i < paths_.size(); ++i) {
+    const Path& p = paths_[i];
+    PathEstimate& e = est_[i];
+    e.usable = !p.dead && p.health.state() != probe::PathState::kDown;
+    e.degraded = p.health.state() == probe::PathState::kDegraded;
+    e.bytesPerUs = p.health.goodputBps() / 1e6;
+    e.rttUs = p.health.rttEwmaUs();
+    e.queuedBytes = p.inflightBytes;
+    e.capBytes = opt_.pathCapBytes;
+  }
+  // With every path down but not dead there is nowhere better to go:
+  // keep using them (a busy peer looks like a bad path, and waiting for a
+  // path to prove itself healthy could wait forever).
+  bool any = false;
+  for (const PathEstimate& e : est_) any = any || e.usable;
+  if (!any) {
+    for (size_t i = 0; i < paths_.size(); ++i) est_[i].usable = !paths_[i].dead;
+  }
+}
+
+bool Link::nextChunkFor(size_t p, uint64_t now, Frame* f, const char** payload) {
+  // Which chunk is next: one to send again, else the first not yet sent.
+  uint64_t seq = 0;
+  uint32_t chunk = 0;
+  bool again = false;
+  while (!resend_.empty()) {
+    OutMsg* m = outMsg(resend_.front().seq);
+    if (m != nullptr && m->chunk[resend_.front().chunk] != kAcked) break;
+    resend_.pop_front();  // acknowledged meanwhile
+  }
+  if (!resend_.empty()) {
+    seq = resend_.front().seq;
+    chunk = resend_.front().chunk;
+    again = true;
+  } else {
+    OutMsg* m = nullptr;
+    for (OutMsg& o : out_) {
+      if (o.nextFresh < o.chunk.size()) {
+        m = &o;
+        break;
+      }
+    }
+    if (m == nullptr) return false;
+    seq = m->seq;
+    chunk = static_cast<uint32_t>(m->nextFresh);
+  }
+  OutMsg* m = outMsg(seq);
+  const uint32_t len = chunkLen(m->bytes, chunk);
+  if (opt_.reroute) {
+    fillEstimates(now);
+    if (pickPath(est_, len, opt_.fallbackBytesPerUs) != static_cast<int>(p)) return false;
+  } else {
+    // Static striping: chunks take turns over the paths, whatever their state.
+    if (stripe_ % paths_.size() != p) return false;
+    ++stripe_;
+  }
+  if (again) {
+    resend_.pop_front();
+  } else {
+    ++m->nextFresh;
+  }
+  *f = Frame{kFrameData, len, seq, static_cast<uint64_t>(chunk) * kChunkBytes, m->bytes, m->tag};
+  *payload = m->data + static_cast<size_t>(chunk) * kChunkBytes;
+  Path& path = paths_[p];
+  path.inflight.push_back(Inflight{seq, chunk, len, false});
+  path.inflightBytes += len;
+  if (++path.waiting == 1) path.lastAckNs = now;  // the stall clock starts now
+  ++path.framesSent;
+  ++path.chunksSent;
+  path.bytesSent += len;
+  return true;
+}
+
+Status Link::progressSend(size_t p, uint64_t now, bool* moved, bool startNew) {
+  Path& path = paths_[p];
+  while (!path.dead) {
+    if (!path.curActive) {
+      if (!path.ctrl.empty()) {
+        path.cur = path.ctrl.front();
+        path.ctrl.pop();
+        path.curPayload = nullptr;
+      } else if (!startNew || !nextChunkFor(p, now, &path.cur, &path.curPayload)) {
+        return Status::ok();
+      }
+      path.curDone = 0;
+      path.curActive = true;
+    }
+    constexpr size_t kHdr = sizeof(Frame);
+    iovec iov[2];
+    int n = 0;
+    if (path.curDone < kHdr) {
+      iov[n++] = {reinterpret_cast<char*>(&path.cur) + path.curDone, kHdr - path.curDone};
+    }
+    const size_t payloadDone = path.curDone > kHdr ? path.curDone - kHdr : 0;
+    if (path.cur.len > payloadDone) {
+      iov[n++] = {const_cast<char*>(path.curPayload) + payloadDone, path.cur.len - payloadDone};
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(n);
+    ssize_t w = sendmsg(path.desc.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+      if (wouldBlock(errno)) return Status::ok();
+      return failPath(p, errnoText("send", errno), now);
+    }
+    // Probes and acks moving is not the operation moving: only data
+    // counts (or the executor's timeout would never fire while pings flow).
+    if (path.cur.kind == kFrameData) *moved = true;
+    path.curDone += static_cast<size_t>(w);
+    if (path.curDone < kHdr + path.cur.len) return Status::ok();
+    path.curActive = false;
+    path.curCopy.clear();
+    if (path.cur.kind == kFrameData) {
+      // In the kernel's hands now: an eager send may report done.
+      OutMsg* m = outMsg(path.cur.seq);
+      const size_t c = static_cast<size_t>(path.cur.offset / kChunkBytes);
+      if (m != nullptr && m->chunk[c] == kUnsent) {
+        m->chunk[c] = kWritten;
+        ++m->writtenCount;
+      }
+    }
+  }
+  return Status::ok();
+}
+
+void Link::handleAck(size_t p, uint64_t count, uint64_t now) {
+  Path& path = paths_[p];
+  if (count <= path.framesAcked) return;
+  uint64_t bytes = 0;
+  // Frames are acknowledged in the order they were handed to the path.
+  for (uint64_t k = path.framesAcked; k < count && !path.inflight.empty(); ++k) {
+    const Inflight f = path.inflight.front();
+    path.inflight.pop_front();
+    if (!f.requeued) {
+      path.inflightBytes -= f.len;
+      --path.waiting;
+      bytes += f.len;
+    }
+    OutMsg* m = outMsg(f.seq);
+    if (m != nullptr && m->chunk[f.chunk] != kAcked) {
+      if (m->chunk[f.chunk] == kUnsent) ++m->writtenCount;
+      m->chunk[f.chunk] = kAcked;
+      ++m->ackedCount;
+    }
+  }
+  path.framesAcked = count;
+  if (bytes > 0 && now > path.lastAckNs) path.health.onGoodput(now, bytes, now - path.lastAckNs);
+  path.lastAckNs = now;
+  path.health.onProgress(now);
+}
+
+Status Link::handleControl(size_t p, uint64_t now) {
+  Path& path = paths_[p];
+  switch (path.in.kind) {
+    case kFrameAck:
+      handleAck(p, path.in.tag, now);
+      break;
+    case kFramePing:
+      path.ctrl.push(Frame{kFramePong, 0, 0, 0, 0, path.in.tag});
+      break;
+    case kFramePong:
+      if (path.in.tag <= now) path.health.onRtt(now, now - path.in.tag);
+      if (path.in.tag == probe_.sentNs) probe_.rttNs = now - probe_.sentNs;
+      break;
+    default:
+      break;
+  }
+  return Status::ok();
+}
+
+Status Link::beginData(size_t p) {
+  Path& path = paths_[p];
+  const Frame& f = path.in;
+  path.inGot = 0;
+  path.dest = Dest::kSink;
+  if (f.seq < inBase_) return Status::ok();  // a late copy of a finished message
+  InMsg* m = inMsg(f.seq);
+  if (m == nullptr) return Status::ok();     // not posted yet: the caller waits
+  if (f.tag != m->req->tag || f.msgBytes != m->req->bytes) {
+    return pathError(p, "message mismatch: expected tag " + std::to_string(m->req->tag) + " of " +
+                            std::to_string(m->req->bytes) + " bytes, got tag " +
+                            std::to_string(f.tag) + " of " + std::to_string(f.msgBytes) +
+                            " bytes (operations issued in a different order on the two ranks?)");
+  }
+  if (f.offset % kChunkBytes != 0 || f.offset / kChunkBytes >= m->chunk.size() ||
+      f.len != chunkLen(f.msgBytes, static_cast<size_t>(f.offset / kChunkBytes))) {
+    return pathError(p, "corrupt chunk header (offset " + std::to_string(f.offset) + ", length " +
+                            std::to_string(f.len) + " of a " + std::to_string(f.msgBytes) +
+                            "-byte message)");
+  }
+  uint8_t& state = m->chunk[static_cast<size_t>(f.offset / kChunkBytes)];
+  if (state == kDone) return Status::ok();
+  if (state == kMissing) {
+    state = static_cast<uint8_t>(kReading + p);
+    path.dest = Dest::kUser;
+    path.destPtr = static_cast<char*>(m->req->buf) + f.offset;
+  } else {
+    // Another path is reading this chunk (it stalled and we re-sent it):
+    // read this copy aside; whichever finishes first counts.
+    path.scratch.resize(kChunkBytes);
+    path.dest = Dest::kScratch;
+    path.destPtr = path.scratch.data();
+  }
+  return Status::ok();
+}
+
+void Link::finishData(size_t p) {
+  Path& path = paths_[p];
+  const Frame& f = path.in;
+  ++path.rxFrames;
+  path.bytesReceived += f.len;
+  if (path.dest == Dest::kSink) return;
+  InMsg* m = inMsg(f.seq);
+  if (m == nullptr) return;
+  uint8_t& state = m->chunk[static_cast<size_t>(f.offset / kChunkBytes)];
+  if (state == kDone) return;
+  if (path.dest == Dest::kScratch) {
+    std::memcpy(static_cast<char*>(m->req->buf) + f.offset, path.scratch.data(), f.len);
+    if (state >= kReading) {
+      // The path still reading it now reads the rest into the sink.
+      Path& other = paths_[state - kReading];
+      other.dest = Dest::kSink;
+    }
+  }
+  state = kDone;
+  ++m->doneCount;
+  m->req->progressed += f.len;
+}
+
+Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
+  Path& path = paths_[p];
+  constexpr size_t kHdr = sizeof(Frame);
+  while (!path.dead && !path.eof) {
+    if (path.inHdrGot < kHdr) {
+      ssize_t r = recv(path.desc.fd, reinterpret_cast<char*>(&path.in) + path.inHdrGot,
+                       kHdr - path.inHdrGot, MSG_DONTWAIT);
+      if (r == 0 && path.inHdrGot == 0) {
+        // The peer closed: fine once it finished with us, an error before.
+        path.eof = true;
+        return failPath(p, "connection closed by the peer", now);
+      }
+      if (r == 0) return failPath(p, "connection closed by the peer", now);
+      if (r < 0) return wouldBlock(errno) ? Status::ok() : failPath(p, errnoText("recv", errno), now);
+      path.inHdrGot += static_cast<size_t>(r);
+      if (path.inHdrGot < kHdr) return Status::ok();
+      if (path.in.kind == kFrameData || path.in.kind == kFrameAck) *moved = true;
+      if (isControl(path.in.kind)) {
+        if (path.in.len != 0) return pathError(p, "control frame with a payload (corrupt stream)");
+        MRD_TRY(handleControl(p, now));
+        path.inHdrGot = 0;
+        continue;
+      }
+      if (path.in.kind != kFrameData || path.in.len > kChunkBytes) {
+        return pathError(p, "unknown frame (kind " + std::to_string(path.in.kind) + ", length " +
+                                std::to_string(path.in.len) + "): corrupt stream or version mismatch");
+      }
+      path.inGot = 0;
+      path.dest = Dest::kSink;
+      path.destPtr = nullptr;
+    }
+    // A data frame: place it once its message is posted.
+    if (path.inGot == 0 && path.destPtr == nullptr) {
+      if (path.in.seq >= inBase_ && inMsg(path.in.seq) == nullptr) return Status::ok();
+      MRD_TRY(beginData(p));
+      if (path.dest == Dest::kSink) path.destPtr = sink_.data();
+    }
+    while (path.inGot < path.in.len) {
+      char* to = path.dest == Dest::kSink ? sink_.data() + (path.inGot % kChunkBytes) : path.destPtr + path.inGot;
+      size_t want = path.in.len - path.inGot;
+      if (path.dest == Dest::kSink) want = std::min(want, kChunkBytes - path.inGot % kChunkBytes);
+      ssize_t r = recv(path.desc.fd, to, want, MSG_DONTWAIT);
+      if (r == 0) return failPath(p, "connection closed by the peer", now);
+      if (r < 0) return wouldBlock(errno) ? Status::ok() : failPath(p, errnoText("recv", errno), now);
+      *moved = true;
+      path.inGot += static_cast<size_t>(r);
+    }
+    finishData(p);
+    path.inHdrGot = 0;
+    path.inGot = 0;
+    path.destPtr = nullptr;
+  }
+  return Status::ok();
+}
+
+void Link::checkNetworkProgress(Path& path, uint64_t now) {
+  // Our acknowledgements are late. That is a stall only if the network
+  // stopped too: a peer busy elsewhere (or descheduled on a crowded host)
+  // reads late, but the kernel still acknowledges our bytes, or has none
+  // in flight because the peer's window is full.
+  const uint64_t lateNs = opt_.probe.downUs * 1000 / 2;
+  if (path.waiting == 0 || now - path.lastAckNs < lateNs || now - path.lastTcpCheckNs < lateNs / 4) {
+    return;
+  }
+  path.lastTcpCheckNs = now;
+  tcp_info ti{};
+  socklen_t len = sizeof ti;
+  if (getsockopt(path.desc.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return;
+  // Alive: nothing of ours is unacknowledged in the network (the peer's
+  // window may be full: it is slow, not the path), or its kernel sent an
+  // ACK lately (ms resolution).
+  // Stalled: bytes of ours in flight, the peer's kernel silent for the
+  // stall time, and not because its window is shut (zero-window probes).
+  const uint64_t lastAckUs = static_cast<uint64_t>(ti.tcpi_last_ack_recv) * 1000;
+  const bool windowShut = ti.tcpi_probes > 0 ||
+                          (len >= offsetof(tcp_info, tcpi_snd_wnd) + sizeof ti.tcpi_snd_wnd && ti.tcpi_snd_wnd == 0);
+  const bool silent = ti.tcpi_unacked > 0 && lastAckUs + 1000 >= opt_.probe.downUs && !windowShut;
+  if (!silent) path.health.onProgress(now);
+}
+
+bool Link::waitingSends() const {
+  // Eager sends the caller already has back do not count: the peer may
+  // finish and close before its acknowledgement of them reaches us.
+  for (const OutMsg& m : out_) {
+    if (!m.reported) return true;
+  }
+  return false;
+}
+
+void Link::completeSends() {
+  // Reported in posting order, as the transport contract says: a message
+  // when every chunk is acknowledged; an eager one (copied) once every
+  // chunk is written to a socket: the caller may leave the operation then,
+  // and nothing would move data still queued here.
+  bool inOrder = true;
+  for (OutMsg& m : out_) {
+    if (!m.reported) {
+      const size_t n = m.chunk.size();
+      if (!inOrder || !((m.eager && m.writtenCount == n) || m.ackedCount == n)) break;
+      m.req->progressed = m.bytes;
+      m.req->done = true;
+      m.reported = true;
+    }
+    inOrder = m.reported;
+  }
+  // Kept until acknowledged: a chunk may still have to be sent again.
+  while (!out_.empty() && out_.front().reported && out_.front().ackedCount == out_.front().chunk.size()) {
+    if (out_.front().eager) eagerBytes_ -= out_.front().bytes;
+    out_.pop_front();
+    ++outBase_;
+  }
+}
+
+void Link::completeRecvs() {
+  while (!in_.empty() && in_.front().doneCount == in_.front().chunk.size()) {
+    in_.front().req->progressed = in_.front().req->bytes;
+    in_.front().req->done = true;
+    in_.pop_front();
+    ++inBase_;
+  }
+}
+
+Status Link::progress(bool* moved) {
+  const uint64_t now = nowNs();
+  if (!lastFailure_.isOk()) {
+    // Re-routing needs one live path; static striping needs all of them.
+    bool needed = allDeadWhileNeeded();
+    if (!opt_.reroute) {
+      completeRecvs();
+      completeSends();
+      needed = !in_.empty() || waitingSends();
+    }
+    if (needed) return lastFailure_;
+  }
+  const bool busy = !out_.empty() || !in_.empty();
+  for (size_t p = 0; p < paths_.size(); ++p) {
+    Path& path = paths_[p];
+    if (path.dead) continue;
+    MRD_TRY(progressRecv(p, now, moved));
+    if (path.rxFrames > path.ackQueued) {
+      // One cumulative ack per progress round and path.
+      path.ctrl.push(Frame{kFrameAck, 0, 0, 0, 0, path.rxFrames});
+      path.ackQueued = path.rxFrames;
+    }
+    path.health.onOutstanding(now, path.waiting > 0);
+    checkNetworkProgress(path, now);
+    path.health.tick(now);
+    if (path.health.probeDue(now, busy)) {
+      path.ctrl.push(Frame{kFramePing, 0, 0, 0, 0, now});
+      path.health.onProbeSent(now);
+    }
+  }
+  completeRecvs();
+  for (size_t p = 0; p < paths_.size(); ++p) MRD_TRY(progressSend(p, now, moved));
+  completeSends();
+  if (opt_.log != nullptr) {
+    // Rate-limited here too: the log's own limit takes a lock.
+    for (size_t p = 0; p < paths_.size(); ++p) {
+      if (now - paths_[p].lastLogNs < opt_.probe.logIntervalUs * 1000) continue;
+      paths_[p].lastLogNs = now;
+      opt_.log->sample(now, self_, peer_, static_cast<int>(p), paths_[p].health);
+    }
+  }
+  return Status::ok();
+}
+
+void Link::addPollFds(std::vector<pollfd>* fds) const {
+  for (const Path& p : paths_) {
+    if (p.dead) continue;
+    // Readable data we cannot place yet (its message is not posted) must
+    // not wake us, or poll() returns at once forever.
+    const bool blocked = p.inHdrGot == sizeof(Frame) && p.in.kind == kFrameData &&
+                         p.destPtr == nullptr && p.in.seq >= inBase_ + in_.size();
+    const bool wantIn = !p.eof && !blocked;
+    const bool wantOut = p.curActive || !p.ctrl.empty() || !resend_.empty() ||
+                         (!out_.empty() && out_.back().nextFresh < out_.back().chunk.size());
+    short events = static_cast<short>((wantIn ? POLLIN : 0) | (wantOut ? POLLOUT : 0));
+    if (events != 0) fds->push_back(pollfd{p.desc.fd, events, 0});
+  }
+}
+
+int64_t Link::timerDueUs() const {
+  // Pings, and the stall check of paths holding unacknowledged data.
+  if (out_.empty() && in_.empty()) return -1;
+  int64_t due = static_cast<int64_t>(opt_.probe.intervalUs);
+  for (const Path& p : paths_) {
+    if (!p.dead && p.waiting > 0) due = std::min<int64_t>(due, opt_.probe.downUs / 4 + 1);
+  }
+  return due;
+}
+
+Status Link::flush(bool* idle) {
+  const uint64_t now = nowNs();
+  bool moved = false;
+  *idle = true;
+  for (size_t p = 0; p < paths_.size(); ++p) {
+    Path& path = paths_[p];
+    if (path.dead) continue;
+    if (path.rxFrames > path.ackQueued) {
+      path.ctrl.push(Frame{kFrameAck, 0, 0, 0, 0, path.rxFrames});
+      path.ackQueued = path.rxFrames;
+    }
+    MRD_TRY(progressSend(p, now, &moved, /*startNew=*/false));
+    if (!path.dead && (path.curActive || !path.ctrl.empty())) *idle = false;
+  }
+  return Status::ok();
+}
+
+std::string Link::describeState() const {
+  std::string s = "link: " + std::to_string(out_.size()) + " send(s) from seq " + std::to_string(outBase_);
+  if (!out_.empty()) {
+    const OutMsg& m = out_.front();
+    s += " (first " + std::to_string(m.bytes) + " B, " + std::to_string(m.writtenCount) + "/" +
+         std::to_string(m.chunk.size()) + " written, " + std::to_string(m.ackedCount) + " acked, " +
+         std::to_string(m.nextFresh) + " handed out)";
+  }
+  s += ", " + std::to_string(resend_.size()) + " to resend, " + std::to_string(in_.size()) +
+       " receive(s) from seq " + std::to_string(inBase_);
+  if (!in_.empty()) {
+    s += " (first " + std::to_string(in_.front().doneCount) + "/" + std::to_string(in_.front().chunk.size()) + " chunks)";
+  }
+  for (size_t i = 0; i < paths_.size(); ++i) {
+    const Path& p = paths_[i];
+    s += "; path " + std::to_string(i) + " " + (p.dead ? "dead" : probe::pathStateName(p.health.state())) +
+         ", " + std::to_string(p.inflight.size()) + " unacked, sent " + std::to_string(p.framesSent) +
+         " acked " + std::to_string(p.framesAcked) + ", received " + std::to_string(p.rxFrames) +
+         (p.curActive ? ", writing" : "") + (p.inHdrGot == sizeof(Frame) && p.destPtr == nullptr ? ", holding a frame for seq " + std::to_string(p.in.seq) : "");
+  }
+  return s;
+}
+
+void Link::stats(std::vector<PathStats>* out) const {
+  out->clear();
+  for (const Path& p : paths_) {
+    PathStats s;
+    s.rail = p.desc.rail;
+    s.localNic = p.desc.localNic;
+    s.remoteNic = p.desc.remoteNic;
+    s.state = p.dead ? probe::PathState::kDown : p.health.state();
+    s.rttP50Us = p.health.rttPercentileUs(50);
+    s.rttP99Us = p.health.rttPercentileUs(99);
+    s.goodputBps = p.health.goodputBps();
+    s.bytesSent = p.bytesSent;
+    s.chunksSent = p.chunksSent;
+    s.resends = p.resends;
+    s.bytesReceived = p.bytesReceived;
+    s.transitions = p.health.transitions();
+    out->push_back(std::move(s));
+  }
+}
+
+}  // namespace mrd::link

@@ -1,0 +1,197 @@
+// A link: everything that connects this rank to one peer on one channel,
+// as one transport::Connection over several paths (one per rail, i.e. per
+// matched pair of NICs, and per socket on it).
+//
+// Messages are cut into chunks (frame.h). The sender hands each chunk to
+// the path that would deliver it soonest (path_scheduler.h, from the live
+// goodput, RTT and queue of each path), so a slow path carries a small
+// share and a down one none. The receiver acknowledges data frames per
+// path; a chunk on a path that fails or stalls is sent again on another,
+// and the receiver drops the copy it already has. A send completes when
+// every chunk is acknowledged, except small ones (up to kEagerBytes), which
+// are copied and complete at once. Each path's health (probe/path_health.h)
+// comes from pings, acknowledgements and socket errors.
+//
+// MRD_REROUTE=0 turns all of that into static striping: chunk i goes to
+// path i mod n whatever its state, nothing is re-sent (the baseline the
+// re-routing is measured against).
+#pragma once
+
+#include <poll.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/ring_queue.h"
+#include "link/frame.h"
+#include "link/path_scheduler.h"
+#include "probe/path_health.h"
+#include "probe/probe_config.h"
+#include "transport/transport.h"
+
+namespace mrd::probe {
+class ProbeLog;
+}
+
+namespace mrd::link {
+
+constexpr size_t kEagerBytes = 64 << 10;     // sends up to this size complete at once
+// Copied bytes awaiting acks, per link: below the socket buffers, so a rank
+// that leaves an operation early (its sends done) never leaves the peer's
+// acknowledgements stuck behind its own unread data.
+constexpr size_t kEagerBudget = 1 << 20;
+
+struct PathDesc {
+  int fd = -1;
+  int rail = 0;               // index of the local NIC
+  std::string localNic, remoteNic;  // "eth0 10.1.0.5", for logs and stats
+};
+
+struct LinkOptions {
+  bool reroute = true;                 // MRD_REROUTE
+  probe::ProbeConfig probe;
+  size_t pathCapBytes = 2 << 20;       // unacknowledged bytes per path
+  double fallbackBytesPerUs = 1000;    // assumed goodput before any measurement
+  std::shared_ptr<probe::ProbeLog> log;  // MRD_PROBE_LOG, or none
+};
+
+// What mrdCommGetLinkStats reports per path.
+struct PathStats {
+  int rail = 0;
+  std::string localNic, remoteNic;
+  probe::PathState state = probe::PathState::kHealthy;
+  double rttP50Us = 0, rttP99Us = 0, goodputBps = 0;
+  uint64_t bytesSent = 0, chunksSent = 0, resends = 0, bytesReceived = 0;
+  std::vector<probe::Transition> transitions;
+};
+
+class Link : public transport::Connection {
+ public:
+  Link(int peer, int self, int channel, std::vector<PathDesc> paths, const LinkOptions& opt);
+  ~Link() override;
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+
+  int peer() const override { return peer_; }
+  Status postSend(transport::Request* r) override;
+  Status postRecv(transport::Request* r) override;
+  Status progress(bool* moved) override;
+  Status probe() override;
+  transport::ProbeSample lastProbe() const override { return probe_; }
+  void addPollFds(std::vector<pollfd>* fds) const override;
+  int64_t timerDueUs() const override;
+  std::string describeState() const override;
+  Status flush(bool* idle) override;
+
+  // Makes the peer fail fast (abort): shuts every socket down.
+  void shutdownAll();
+  size_t pathCount() const { return paths_.size(); }
+  void stats(std::vector<PathStats>* out) const;
+
+ private:
+  // ---- sending ----
+  struct OutMsg {
+    transport::Request* req = nullptr;  // not touched once reported done
+    uint64_t seq = 0;
+    uint64_t bytes = 0, tag = 0;
+    bool eager = false;
+    bool reported = false;
+    const char* data = nullptr;     // the user's buffer, or `copy`
+    std::vector<char> copy;         // eager sends
+    std::vector<uint8_t> chunk;     // per chunk: kUnsent, kWritten (to a socket), kAcked
+    size_t writtenCount = 0, ackedCount = 0;
+    size_t nextFresh = 0;           // chunks below this were handed out at least once
+  };
+  enum : uint8_t { kUnsent = 0, kWritten = 1, kAcked = 2 };
+  struct Inflight {  // a data frame handed to a path, awaiting its ack
+    uint64_t seq;
+    uint32_t chunk;
+    uint32_t len;
+    bool requeued;   // also handed to another path since; its ack still counts
+  };
+  struct Resend {
+    uint64_t seq;
+    uint32_t chunk;
+  };
+  // ---- receiving ----
+  enum : uint8_t { kMissing = 0, kDone = 1, kReading = 2 };  // kReading + path index
+  struct InMsg {
+    transport::Request* req = nullptr;
+    uint64_t seq = 0;
+    std::vector<uint8_t> chunk;     // kMissing, kDone, or kReading + path
+    size_t doneCount = 0;
+  };
+  enum class Dest { kUser, kScratch, kSink };
+
+  struct Path {
+    PathDesc desc;
+    probe::PathHealth health;
+    bool dead = false;              // the socket failed: nothing more on it
+    // Sending: the frame being written, control frames waiting, data frames awaiting acks.
+    Frame cur{};
+    const char* curPayload = nullptr;
+    size_t curDone = 0;             // header + payload bytes written
+    bool curActive = false;
+    std::vector<char> curCopy;      // payload of a frame finished after a stall
+    RingQueue<Frame> ctrl;
+    std::deque<Inflight> inflight;  // every data frame not yet acknowledged, in order
+    size_t inflightBytes = 0;       // of those not requeued
+    size_t waiting = 0;             // frames not requeued
+    uint64_t framesSent = 0;        // data frames handed out (ack numbering)
+    uint64_t framesAcked = 0;
+    uint64_t lastAckNs = 0;
+    // Receiving.
+    Frame in{};
+    size_t inHdrGot = 0;
+    size_t inGot = 0;
+    Dest dest = Dest::kSink;
+    char* destPtr = nullptr;
+    uint64_t rxFrames = 0, ackQueued = 0;
+    std::vector<char> scratch;
+    bool eof = false;
+    // Stats.
+    uint64_t bytesSent = 0, chunksSent = 0, resends = 0, bytesReceived = 0;
+    uint64_t lastLogNs = 0;
+    uint64_t lastTcpCheckNs = 0;  // the kernel's view: dead network or slow peer?
+  };
+
+  Status pathError(size_t p, const std::string& what);
+  Status failPath(size_t p, const std::string& why, uint64_t now);
+  void requeueInflight(Path& path);
+  bool nextChunkFor(size_t p, uint64_t now, Frame* f, const char** payload);
+  OutMsg* outMsg(uint64_t seq);
+  InMsg* inMsg(uint64_t seq);
+  Status progressSend(size_t p, uint64_t now, bool* moved, bool startNew = true);
+  Status progressRecv(size_t p, uint64_t now, bool* moved);
+  Status beginData(size_t p);
+  void finishData(size_t p);
+  Status handleControl(size_t p, uint64_t now);
+  void handleAck(size_t p, uint64_t count, uint64_t now);
+  void completeSends();
+  bool waitingSends() const;
+  bool allDeadWhileNeeded();
+  void completeRecvs();
+  void fillEstimates(uint64_t now);
+  void checkNetworkProgress(Path& path, uint64_t now);
+  void onTransition(size_t p, const probe::Transition& t);
+
+  int peer_, self_, channel_;
+  LinkOptions opt_;
+  std::vector<Path> paths_;
+  std::vector<PathEstimate> est_;
+  std::deque<OutMsg> out_;
+  uint64_t outBase_ = 0, nextSendSeq_ = 0;
+  std::deque<Resend> resend_;
+  size_t eagerBytes_ = 0;
+  std::deque<InMsg> in_;
+  uint64_t inBase_ = 0, nextRecvSeq_ = 0;
+  std::vector<char> sink_;
+  transport::ProbeSample probe_{};
+  size_t stripe_ = 0;  // MRD_REROUTE=0: the next path
+  Status lastFailure_;  // why the last path died
+};
+
+}  // namespace mrd::link

@@ -1,0 +1,63 @@
+// Settings of the link-quality probe (src/probe): how often each path is
+// pinged, when a path counts as degraded or down, and how it comes back.
+// The MRD_PROBE_* variables are read once per process into config::Params;
+// probeConfigFromParams() turns them into this struct. A default-constructed
+// ProbeConfig holds the documented defaults, so tests and tools need no
+// environment.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "config/params.h"
+
+namespace mrd::probe {
+
+struct ProbeConfig {
+  // Ping interval per path while the link carries traffic, and for a path
+  // that is down (so it can come back). MRD_PROBE_INTERVAL_US.
+  uint64_t intervalUs = 100;
+  // Ping interval once the link has carried nothing for a while (the link
+  // layer decides what "a while" is). MRD_PROBE_IDLE_INTERVAL_US.
+  uint64_t idleIntervalUs = 10000;
+  // An RTT above this many times the path's baseline RTT is a bad sample.
+  // MRD_PROBE_DEGRADED_RTT.
+  int degradedRttFactor = 4;
+  // A path with data or a probe outstanding and no progress for this long is
+  // down. MRD_PROBE_DOWN_US.
+  uint64_t downUs = 2000;
+  // Consecutive good samples a down path needs to become degraded, and a
+  // degraded path to become healthy. MRD_PROBE_RECOVER.
+  int recoverSamples = 5;
+  // Weight of a new sample in the RTT and goodput EWMAs, in percent.
+  // MRD_PROBE_EWMA_PCT.
+  int ewmaPct = 25;
+  // JSON-lines probe log; %h host, %p pid, %r rank; empty: none. MRD_PROBE_LOG.
+  std::string logPattern;
+  // At most one sample line per path per this interval (state changes are
+  // always written). MRD_PROBE_LOG_INTERVAL_US.
+  uint64_t logIntervalUs = 1000;
+
+  // Fixed (not read from the environment).
+  // Consecutive bad samples that turn a healthy path degraded.
+  int degradeSamples = 3;
+  // Hysteresis: degraded -> healthy needs samples below this percentage of
+  // the degraded threshold.
+  int recoverBelowPct = 75;
+  // The baseline RTT is the minimum over this window, and never below the floor
+  // (loopback and same-switch RTTs are too small to scale from).
+  uint64_t baseRttWindowUs = 4'000'000;
+  uint64_t baseRttFloorUs = 20;
+  // While a path is not healthy its old minima are kept this long instead, so
+  // a congestion episode longer than the window does not become the new
+  // baseline (a lasting change of route is accepted after this).
+  uint64_t baseRttHoldUs = 60'000'000;
+
+  double ewmaWeight() const { return ewmaPct / 100.0; }
+};
+
+// The probe settings from the process parameters. Values out of range (a
+// hand-filled Params) are clamped to the nearest sane one.
+ProbeConfig probeConfigFromParams(const config::Params& params);
+
+}  // namespace mrd::probe

@@ -1,0 +1,69 @@
+// The probe log (MRD_PROBE_LOG): JSON lines, one per RTT/goodput sample of a
+// path (at most one per path per MRD_PROBE_LOG_INTERVAL_US) and one per state
+// change, for plotting a link's behaviour after the fact:
+//
+//   {"t_us":123456,"rank":0,"peer":2,"path":1,"event":"sample","state":"healthy",
+//    "rtt_us":41.2,"rtt_ewma_us":40.1,"base_rtt_us":38.0,"samples":812,"goodput_MBps":812.3}
+//   {"t_us":123460,"rank":0,"peer":2,"path":1,"event":"state","from":"healthy",
+//    "to":"down","reason":"no progress for 2000 us"}
+//
+// Times are CLOCK_MONOTONIC microseconds, as passed in. Thread-safe: every
+// method may be called from any thread (one mutex); each line is one write()
+// to a file opened for appending, so several processes may share a file.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include "probe/path_health.h"
+
+namespace mrd::probe {
+
+class ProbeLog {
+ public:
+  // Opens `path` as given (no expansion) for appending, line-buffered.
+  // Check isOpen(); a log that failed to open ignores every call.
+  ProbeLog(const std::string& path, uint64_t sampleIntervalUs);
+  ~ProbeLog();
+  ProbeLog(const ProbeLog&) = delete;
+  ProbeLog& operator=(const ProbeLog&) = delete;
+
+  // The file name for `pattern`: %r is the rank, %h the host, %p the pid.
+  static std::string expandPattern(const std::string& pattern, int rank);
+
+  // The process's log for `pattern` and `rank`: ranks whose pattern expands
+  // to the same file share one ProbeLog (and its rate limits); it stays open
+  // while anyone holds it. nullptr for an empty pattern, or when the file
+  // cannot be opened (then one WARN per file name, and the caller goes on
+  // without a log). The first caller's interval wins for a shared file.
+  static std::shared_ptr<ProbeLog> forProcess(const std::string& pattern, int rank,
+                                              uint64_t sampleIntervalUs);
+
+  bool isOpen() const { return file_ != nullptr; }
+  const std::string& path() const { return path_; }
+  // errno text of a failed open; empty when open.
+  const std::string& openError() const { return openError_; }
+
+  // One sample line for (rank, peer, path) unless one was written less than
+  // the sample interval ago. Returns whether a line was written.
+  bool sample(uint64_t nowNs, int rank, int peer, int path, const PathHealth& health);
+  // One state-change line, always.
+  void transition(uint64_t nowNs, int rank, int peer, int path, const Transition& t);
+
+ private:
+  void writeLine(const std::string& line);
+
+  std::string path_;
+  std::string openError_;
+  uint64_t intervalNs_;
+  std::mutex mu_;
+  FILE* file_ = nullptr;
+  std::map<std::tuple<int, int, int>, uint64_t> lastSampleNs_;  // guarded by mu_
+};
+
+}  // namespace mrd::probe

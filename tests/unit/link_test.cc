@@ -1,0 +1,275 @@
+// The link layer on its own: two Link objects joined by socket pairs (one
+// pair per path), driven from one thread. Messages of every size arrive
+// whole and in order over several paths; a path that dies mid-transfer
+// has its chunks re-sent on the others; a slow path carries less; static
+// striping (MRD_REROUTE=0) fails instead; the scheduler's choice is a pure
+// function.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <numeric>
+#include <vector>
+
+#include "link/frame.h"
+#include "link/link.h"
+#include "link/path_scheduler.h"
+
+namespace mrd::link {
+namespace {
+
+using transport::Request;
+
+struct Pair {
+  std::unique_ptr<Link> a, b;  // rank 0 and rank 1
+  std::vector<int> aFds, bFds;
+};
+
+Pair makePair(int npaths, bool reroute = true) {
+  Pair p;
+  std::vector<PathDesc> da, db;
+  for (int i = 0; i < npaths; ++i) {
+    int sv[2];
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    PathDesc x, y;
+    x.fd = sv[0];
+    y.fd = sv[1];
+    x.rail = y.rail = i;
+    x.localNic = y.remoteNic = "a" + std::to_string(i);
+    x.remoteNic = y.localNic = "b" + std::to_string(i);
+    da.push_back(x);
+    db.push_back(y);
+    p.aFds.push_back(sv[0]);
+    p.bFds.push_back(sv[1]);
+  }
+  LinkOptions opt;
+  opt.reroute = reroute;
+  p.a = std::make_unique<Link>(1, 0, 0, da, opt);
+  p.b = std::make_unique<Link>(0, 1, 0, db, opt);
+  return p;
+}
+
+// Progresses both ends until every request is done, an error, or 10 s.
+Status drive(Pair& p, const std::vector<Request*>& reqs, int* rounds = nullptr) {
+  auto start = std::chrono::steady_clock::now();
+  int n = 0;
+  while (true) {
+    bool moved = false;
+    MRD_TRY(p.a->progress(&moved));
+    MRD_TRY(p.b->progress(&moved));
+    ++n;
+    bool all = true;
+    for (Request* r : reqs) all = all && r->done;
+    if (all) break;
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(10)) {
+      return timeoutError("not done after 10 s: " + p.a->describeState() + " | " + p.b->describeState());
+    }
+  }
+  if (rounds != nullptr) *rounds = n;
+  return Status::ok();
+}
+
+std::vector<char> pattern(size_t n, int seed) {
+  std::vector<char> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<char>((i * 131 + static_cast<size_t>(seed) * 7) & 0xff);
+  return v;
+}
+
+TEST(Link, MessagesOfEverySizeArriveWholeInOrderBothWays) {
+  Pair p = makePair(3);
+  const std::vector<size_t> sizes = {0, 1, 100, kChunkBytes - 1, kChunkBytes, kChunkBytes + 1,
+                                     3 * kChunkBytes + 17, 5 << 20};
+  std::vector<std::vector<char>> out, back, in, inBack;
+  std::vector<Request> sends(sizes.size()), recvs(sizes.size()), sends2(sizes.size()), recvs2(sizes.size());
+  std::vector<Request*> all;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    out.push_back(pattern(sizes[i], static_cast<int>(i)));
+    back.push_back(pattern(sizes[i], static_cast<int>(i) + 100));
+    in.emplace_back(sizes[i]);
+    inBack.emplace_back(sizes[i]);
+  }
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    sends[i] = Request{i, out[i].data(), sizes[i]};
+    recvs[i] = Request{i, in[i].data(), sizes[i]};
+    sends2[i] = Request{i, back[i].data(), sizes[i]};
+    recvs2[i] = Request{i, inBack[i].data(), sizes[i]};
+    ASSERT_TRUE(p.a->postSend(&sends[i]).isOk());
+    ASSERT_TRUE(p.b->postRecv(&recvs[i]).isOk());
+    ASSERT_TRUE(p.b->postSend(&sends2[i]).isOk());
+    ASSERT_TRUE(p.a->postRecv(&recvs2[i]).isOk());
+    for (Request* r : {&sends[i], &recvs[i], &sends2[i], &recvs2[i]}) all.push_back(r);
+  }
+  Status st = drive(p, all);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    EXPECT_EQ(in[i], out[i]) << "a->b message " << i << " of " << sizes[i] << " bytes";
+    EXPECT_EQ(inBack[i], back[i]) << "b->a message " << i;
+  }
+  std::vector<PathStats> stats;
+  p.a->stats(&stats);
+  ASSERT_EQ(stats.size(), 3u);
+  int used = 0;
+  for (const PathStats& s : stats) used += s.chunksSent > 0 ? 1 : 0;
+  EXPECT_GE(used, 2) << "several paths carried chunks";
+}
+
+TEST(Link, ReceivesPostedLateAndTagMismatchIsAnError) {
+  Pair p = makePair(2);
+  std::vector<char> out = pattern(200000, 1), in(200000);
+  Request s{7, out.data(), out.size()};
+  ASSERT_TRUE(p.a->postSend(&s).isOk());
+  bool moved = false;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(p.a->progress(&moved).isOk());
+    ASSERT_TRUE(p.b->progress(&moved).isOk());
+  }
+  EXPECT_FALSE(s.done) << "a large send completes only when acknowledged";
+  Request r{7, in.data(), in.size()};
+  ASSERT_TRUE(p.b->postRecv(&r).isOk());
+  ASSERT_TRUE(drive(p, {&s, &r}).isOk());
+  EXPECT_EQ(in, out);
+
+  Request s2{8, out.data(), 10};
+  Request r2{9, in.data(), 10};
+  ASSERT_TRUE(p.a->postSend(&s2).isOk());
+  ASSERT_TRUE(p.b->postRecv(&r2).isOk());
+  Status st = drive(p, {&s2, &r2});
+  EXPECT_EQ(st.code(), mrdRemoteError);
+  EXPECT_NE(st.message().find("message mismatch"), std::string::npos) << st.message();
+}
+
+TEST(Link, APathThatDiesMidTransferHasItsChunksResentOnTheOthers) {
+  Pair p = makePair(3);
+  std::vector<char> out = pattern(16 << 20, 3), in(16 << 20);
+  Request s{1, out.data(), out.size()}, r{1, in.data(), in.size()};
+  ASSERT_TRUE(p.a->postSend(&s).isOk());
+  ASSERT_TRUE(p.b->postRecv(&r).isOk());
+  bool moved = false;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(p.a->progress(&moved).isOk());
+    ASSERT_TRUE(p.b->progress(&moved).isOk());
+  }
+  // The sender writes more, then path 1 dies on both sides (a cable
+  // pulled) with chunks in it that will never arrive.
+  ASSERT_TRUE(p.a->progress(&moved).isOk());
+  ASSERT_NE(p.a->describeState().find("path 1 healthy"), std::string::npos) << p.a->describeState();
+  shutdown(p.bFds[1], SHUT_RDWR);
+  shutdown(p.aFds[1], SHUT_RDWR);
+  Status st = drive(p, {&s, &r});
+  ASSERT_TRUE(st.isOk()) << st.message();
+  EXPECT_EQ(in, out);
+  std::vector<PathStats> stats;
+  p.a->stats(&stats);
+  EXPECT_EQ(stats[1].state, probe::PathState::kDown);
+  EXPECT_GT(stats[1].resends, 0u) << "path 1 held unacknowledged chunks";
+  EXPECT_FALSE(stats[1].transitions.empty());
+  EXPECT_NE(p.a->describeState().find("path 1 dead"), std::string::npos) << p.a->describeState();
+  // The link goes on over the other two.
+  std::vector<char> more = pattern(1 << 20, 4), got(1 << 20);
+  Request s2{2, more.data(), more.size()}, r2{2, got.data(), got.size()};
+  ASSERT_TRUE(p.a->postSend(&s2).isOk());
+  ASSERT_TRUE(p.b->postRecv(&r2).isOk());
+  ASSERT_TRUE(drive(p, {&s2, &r2}).isOk());
+  EXPECT_EQ(got, more);
+}
+
+TEST(Link, EveryPathDeadIsAnErrorNamingThePeer) {
+  Pair p = makePair(2);
+  std::vector<char> out = pattern(1 << 20, 5), in(1 << 20);
+  Request s{1, out.data(), out.size()}, r{1, in.data(), in.size()};
+  ASSERT_TRUE(p.a->postSend(&s).isOk());
+  ASSERT_TRUE(p.b->postRecv(&r).isOk());
+  for (int fd : p.aFds) shutdown(fd, SHUT_RDWR);
+  Status st = drive(p, {&s, &r});
+  EXPECT_EQ(st.code(), mrdRemoteError);
+  EXPECT_NE(st.message().find("peer 1"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("no path to the peer is left"), std::string::npos) << st.message();
+}
+
+TEST(Link, StaticStripingFailsWhereReroutingCarriesOn) {
+  Pair p = makePair(2, /*reroute=*/false);
+  std::vector<char> out = pattern(4 << 20, 6), in(4 << 20);
+  Request s{1, out.data(), out.size()}, r{1, in.data(), in.size()};
+  ASSERT_TRUE(p.a->postSend(&s).isOk());
+  ASSERT_TRUE(p.b->postRecv(&r).isOk());
+  shutdown(p.aFds[0], SHUT_RDWR);
+  Status st = drive(p, {&s, &r});
+  EXPECT_EQ(st.code(), mrdRemoteError) << st.message();
+}
+
+TEST(Link, APeerThatFinishedAndClosedIsNotAnError) {
+  Pair p = makePair(2);
+  std::vector<char> out = pattern(100, 7), in(100);
+  Request s{1, out.data(), out.size()}, r{1, in.data(), in.size()};
+  ASSERT_TRUE(p.a->postSend(&s).isOk());
+  ASSERT_TRUE(p.b->postRecv(&r).isOk());
+  ASSERT_TRUE(drive(p, {&s, &r}).isOk());
+  bool idle = false;
+  ASSERT_TRUE(p.b->flush(&idle).isOk());
+  p.b.reset();  // closes its sockets
+  bool moved = false;
+  EXPECT_TRUE(p.a->progress(&moved).isOk());
+  EXPECT_TRUE(p.a->progress(&moved).isOk());
+}
+
+TEST(PathScheduler, EarliestFinishWithRatesQueuesAndState) {
+  std::vector<PathEstimate> paths(2);
+  paths[0].bytesPerUs = 1000;  // 1 GB/s
+  paths[1].bytesPerUs = 50;    // 5% of it
+  EXPECT_EQ(pickPath(paths, 65536, 1000), 0);
+  // The fast path's queue makes the slow one worth a chunk...
+  paths[0].queuedBytes = 8 << 20;
+  EXPECT_EQ(pickPath(paths, 65536, 1000), 1);
+  // ... but not when it has a queue of its own.
+  paths[1].queuedBytes = 1 << 20;
+  EXPECT_EQ(pickPath(paths, 65536, 1000), 0);
+  // Down paths get nothing; none usable: -1.
+  paths[0].usable = false;
+  EXPECT_EQ(pickPath(paths, 65536, 1000), 1);
+  paths[1].usable = false;
+  EXPECT_EQ(pickPath(paths, 65536, 1000), -1);
+  // A full best path makes the chunk wait rather than go somewhere slower.
+  std::vector<PathEstimate> capped(2);
+  capped[0].bytesPerUs = 1000;
+  capped[0].queuedBytes = 1 << 20;
+  capped[0].capBytes = 1 << 20;
+  capped[1].bytesPerUs = 10;
+  EXPECT_EQ(pickPath(capped, 65536, 1000), -1);
+  // Unmeasured paths count as the slowest measured one; degraded ones at half.
+  std::vector<PathEstimate> fresh(2);
+  fresh[0].bytesPerUs = 400;
+  EXPECT_DOUBLE_EQ(creditedRate(fresh, 1, 1000), 400);
+  fresh[1].degraded = true;
+  EXPECT_DOUBLE_EQ(creditedRate(fresh, 1, 1000), 200);
+  EXPECT_DOUBLE_EQ(creditedRate(std::vector<PathEstimate>(1), 0, 1000), 1000);
+}
+
+TEST(PathScheduler, ShareFollowsTheRates) {
+  // Chunks handed out one by one, each path draining at its rate: the
+  // slow path ends up with about its share of the bytes.
+  std::vector<PathEstimate> paths(2);
+  paths[0].bytesPerUs = 950;
+  paths[1].bytesPerUs = 50;
+  std::vector<size_t> carried(2, 0);
+  double t = 0;
+  for (int i = 0; i < 2000; ++i) {
+    int k = pickPath(paths, 65536, 1000);
+    ASSERT_GE(k, 0);
+    paths[static_cast<size_t>(k)].queuedBytes += 65536;
+    carried[static_cast<size_t>(k)] += 65536;
+    t += 65536.0 / 1000;  // advance time by one chunk at the total rate
+    for (PathEstimate& p : paths) {
+      size_t drained = static_cast<size_t>(p.bytesPerUs * 65536.0 / 1000);
+      p.queuedBytes = p.queuedBytes > drained ? p.queuedBytes - drained : 0;
+    }
+  }
+  const double share = static_cast<double>(carried[1]) / static_cast<double>(carried[0] + carried[1]);
+  EXPECT_GT(share, 0.02);
+  EXPECT_LT(share, 0.10);
+}
+
+}  // namespace
+}  // namespace mrd::link
