@@ -401,7 +401,9 @@ Status Link::beginData(size_t p) {
 void Link::finishData(size_t p) {
   Path& path = paths_[p];
   const Frame& f = path.in;
+  if (path.rxFrames == path.ackQueued) path.firstUnackedRxNs = nowNs();
   ++path.rxFrames;
+  if (f.msgBytes > kEagerBytes) path.ackUrgent = true;
   path.bytesReceived += f.len;
   if (path.dest == Dest::kSink) return;
   InMsg* m = inMsg(f.seq);
@@ -555,16 +557,18 @@ Status Link::progress(bool* moved) {
     }
     if (needed) return lastFailure_;
   }
-  const bool busy = !out_.empty() || !in_.empty();
+  // Busy, for the probe's pace: bulk data in flight (a message above
+  // kEagerBytes either way). Small messages alone are probed at the idle
+  // pace: pinging every 100 us would double a latency-bound loop's frames,
+  // and acknowledgements show such a path alive anyway.
+  bool busy = false;
+  for (const OutMsg& m : out_) busy = busy || (!m.eager && m.ackedCount < m.chunk.size());
+  for (const InMsg& m : in_) busy = busy || m.req->bytes > kEagerBytes;
   for (size_t p = 0; p < paths_.size(); ++p) {
     Path& path = paths_[p];
     if (path.dead) continue;
     MRD_TRY(progressRecv(p, now, moved));
-    if (path.rxFrames > path.ackQueued) {
-      // One cumulative ack per progress round and path.
-      path.ctrl.push(Frame{kFrameAck, 0, 0, 0, 0, path.rxFrames});
-      path.ackQueued = path.rxFrames;
-    }
+    queueAck(path, now, false);
     path.health.onOutstanding(now, path.waiting > 0);
     checkNetworkProgress(path, now);
     path.health.tick(now);
@@ -604,12 +608,29 @@ void Link::addPollFds(std::vector<pollfd>* fds) const {
 
 int64_t Link::timerDueUs() const {
   // Pings, and the stall check of paths holding unacknowledged data.
-  if (out_.empty() && in_.empty()) return -1;
+  bool acksWaiting = false;
+  for (const Path& p : paths_) acksWaiting = acksWaiting || (!p.dead && p.rxFrames > p.ackQueued);
+  if (out_.empty() && in_.empty() && !acksWaiting) return -1;
   int64_t due = static_cast<int64_t>(opt_.probe.intervalUs);
   for (const Path& p : paths_) {
     if (!p.dead && p.waiting > 0) due = std::min<int64_t>(due, opt_.probe.downUs / 4 + 1);
   }
   return due;
+}
+
+void Link::queueAck(Path& path, uint64_t now, bool force) {
+  // One cumulative ack per round and path when a sender waits for it;
+  // eager senders do not, so theirs are gathered (16 frames, 200 us, or
+  // the end of the operation): half the frames for small messages.
+  if (path.rxFrames == path.ackQueued) return;
+  // (`now` may predate the frame: it is taken once per progress round.)
+  const bool overdue = now > path.firstUnackedRxNs && now - path.firstUnackedRxNs >= 200000;
+  if (!force && !path.ackUrgent && path.rxFrames - path.ackQueued < 16 && !overdue) {
+    return;
+  }
+  path.ctrl.push(Frame{kFrameAck, 0, 0, 0, 0, path.rxFrames});
+  path.ackQueued = path.rxFrames;
+  path.ackUrgent = false;
 }
 
 Status Link::flush(bool* idle) {
@@ -619,10 +640,9 @@ Status Link::flush(bool* idle) {
   for (size_t p = 0; p < paths_.size(); ++p) {
     Path& path = paths_[p];
     if (path.dead) continue;
-    if (path.rxFrames > path.ackQueued) {
-      path.ctrl.push(Frame{kFrameAck, 0, 0, 0, 0, path.rxFrames});
-      path.ackQueued = path.rxFrames;
-    }
+    // Only acks a sender waits for (or overdue ones): a lone ack per
+    // operation would double a latency-bound loop's frames.
+    queueAck(path, now, false);
     MRD_TRY(progressSend(p, now, &moved, /*startNew=*/false));
     if (!path.dead && (path.curActive || !path.ctrl.empty())) *idle = false;
   }

@@ -150,6 +150,8 @@ class Link : public transport::Connection {
     Dest dest = Dest::kSink;
     char* destPtr = nullptr;
     uint64_t rxFrames = 0, ackQueued = 0;
+    bool ackUrgent = false;         // a sender waits for it (a message above kEagerBytes)
+    uint64_t firstUnackedRxNs = 0;  // when the oldest frame not yet acknowledged arrived
     std::vector<char> scratch;
     bool eof = false;
     // Stats.
@@ -177,6 +179,7 @@ class Link : public transport::Connection {
   void fillEstimates(uint64_t now);
   void checkNetworkProgress(Path& path, uint64_t now);
   void onTransition(size_t p, const probe::Transition& t);
+  void queueAck(Path& path, uint64_t now, bool force);
 
   int peer_, self_, channel_;
   LinkOptions opt_;
