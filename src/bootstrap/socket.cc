@@ -11,9 +11,10 @@
 
 #include <cerrno>
 #include <cstring>
-#include <sstream>
 #include <thread>
 #include <vector>
+
+#include "link/nic.h"
 
 namespace mrd {
 
@@ -69,16 +70,10 @@ Status resolveHost(const std::string& host, int port, SockAddr* out) {
 
 namespace {
 
+// MRD_SOCKET_IFNAME in NCCL's syntax (prefixes, ^ excludes, = exact): the
+// same reading as the TCP transport's (link/nic.h).
 bool matchesSpec(const std::string& spec, const std::string& name) {
-  if (spec.empty()) return true;
-  bool exclude = spec[0] == '^';
-  std::stringstream ss(exclude ? spec.substr(1) : spec);
-  std::string prefix;
-  bool hit = false;
-  while (std::getline(ss, prefix, ',')) {
-    if (!prefix.empty() && name.compare(0, prefix.size(), prefix) == 0) hit = true;
-  }
-  return exclude ? !hit : hit;
+  return link::matchesSpec(link::parseIfnameSpec(spec), name);
 }
 
 }  // namespace

@@ -100,12 +100,12 @@ void Link::requeueInflight(Path& path) {
 Status Link::failPath(size_t p, const std::string& why, uint64_t now) {
   Path& path = paths_[p];
   if (!opt_.reroute && !path.dead) {
-    // Static striping has no other path for this one's chunks.
+    // Static striping has no other path for this one's chunks: a send
+    // that needs it fails (progress), a receive waits for the timeout
+    // unless every path is gone.
     path.dead = true;
     lastFailure_ = pathError(p, why);
-    completeRecvs();
-    completeSends();
-    return !in_.empty() || waitingSends() ? lastFailure_ : Status::ok();
+    return allDeadWhileNeeded() ? lastFailure_ : Status::ok();
   }
   if (!path.dead) {
     path.dead = true;
@@ -550,10 +550,11 @@ Status Link::progress(bool* moved) {
   if (!lastFailure_.isOk()) {
     // Re-routing needs one live path; static striping needs all of them.
     bool needed = allDeadWhileNeeded();
-    if (!opt_.reroute) {
-      completeRecvs();
-      completeSends();
-      needed = !in_.empty() || waitingSends();
+    if (!opt_.reroute && !needed) {
+      // The next chunk's path is dead: nowhere else to send it.
+      bool unsent = !resend_.empty();
+      for (const OutMsg& m : out_) unsent = unsent || m.nextFresh < m.chunk.size();
+      needed = unsent && paths_[stripe_ % paths_.size()].dead;
     }
     if (needed) return lastFailure_;
   }
