@@ -3,7 +3,7 @@
 # Safe to re-run: does nothing when everything is present.
 set -euo pipefail
 
-packages=(cmake gcc g++ ninja-build make pkg-config libspdlog-dev libfmt-dev libgtest-dev libhwloc-dev iproute2)
+packages=(cmake gcc g++ ninja-build make pkg-config libspdlog-dev libfmt-dev libgtest-dev libhwloc-dev iproute2 nftables)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -153,6 +153,32 @@ MRD_API mrdResult_t mrdCommCount(const mrdComm_t comm, int* count);
 MRD_API mrdResult_t mrdCommUserRank(const mrdComm_t comm, int* rank);
 MRD_API mrdResult_t mrdCommGetAsyncError(mrdComm_t comm, mrdResult_t* asyncError);
 
+/* ---- Link statistics ----
+ * A link is everything connecting this rank to one peer on another host:
+ * one path per rail (matched NIC pair), socket and channel. Ranks on the
+ * same host (shared memory) have no paths. */
+typedef enum { mrdPathHealthy = 0, mrdPathDegraded = 1, mrdPathDown = 2 } mrdPathState_t;
+#define MRD_PATH_STATE_CHANGES 8
+typedef struct {
+  int channel;
+  int rail;                 /* index of the local NIC */
+  char localNic[64];        /* "eth0 10.1.0.5/16" */
+  char remoteNic[64];
+  mrdPathState_t state;
+  double rttP50Us, rttP99Us;  /* probe round trips (0: none yet) */
+  double goodputBytesPerSec;  /* acknowledged bytes per busy second (EWMA) */
+  uint64_t bytesSent, chunksSent, resends, bytesReceived;
+  int nStateChanges;          /* the last MRD_PATH_STATE_CHANGES are listed, oldest first */
+  struct {
+    uint64_t timeUs;          /* CLOCK_MONOTONIC */
+    mrdPathState_t from, to;
+  } stateChanges[MRD_PATH_STATE_CHANGES];
+} mrdPathStats_t;
+/* Fills up to *n entries of stats with the paths to `peer` and sets *n to
+ * how many there are (stats may be NULL to ask). Waits for the operation
+ * running on the communicator, if any. */
+MRD_API mrdResult_t mrdCommGetLinkStats(mrdComm_t comm, int peer, mrdPathStats_t* stats, int* n);
+
 /* ---- Custom reduction ops ---- */
 MRD_API mrdResult_t mrdRedOpCreatePreMulSum(mrdRedOp_t* op, void* scalar,
                                             mrdDataType_t datatype,

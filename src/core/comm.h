@@ -22,6 +22,7 @@
 #include "core/status.h"
 #include "topo/job_layout.h"
 #include "transport/transport.h"
+#include "link/link.h"
 #include "tuner/tuner.h"
 
 namespace mrd {
@@ -99,6 +100,9 @@ class Communicator {
    private:
     Communicator* c_;
   };
+
+  // The paths of the links to `peer` (comm_link.cc), every channel.
+  Status linkStats(int peer, std::vector<link::PathStats>* out, std::vector<int>* channels);
 
   // Stream bookkeeping (stream.cc).
   void attachStream(Stream* s);
