@@ -338,6 +338,7 @@ void Link::handleAck(size_t p, uint64_t count, uint64_t now) {
     }
   }
   path.framesAcked = count;
+  path.lastAckRecvNs = now;
   if (bytes > 0 && now > path.lastAckNs) path.health.onGoodput(now, bytes, now - path.lastAckNs);
   path.lastAckNs = now;
   path.health.onProgress(now);
@@ -494,12 +495,21 @@ void Link::checkNetworkProgress(Path& path, uint64_t now) {
   // Alive: nothing of ours is unacknowledged in the network (the peer's
   // window may be full: it is slow, not the path), or its kernel sent an
   // ACK lately (ms resolution).
-  // Stalled: bytes of ours in flight, the peer's kernel silent for the
-  // stall time, and not because its window is shut (zero-window probes).
-  const uint64_t lastAckUs = static_cast<uint64_t>(ti.tcpi_last_ack_recv) * 1000;
+  // Stalled: bytes of ours in flight and the kernel's count of bytes the
+  // peer acknowledged unchanged for half the stall time, and not because
+  // the peer's window is shut (zero-window probes: it reads slowly).
+  // (tcpi_last_ack_recv would be simpler, but it counts in jiffies: 4 ms
+  // steps at HZ=250, coarser than the stall time.)
+  const uint64_t acked = len >= offsetof(tcp_info, tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked
+                             ? ti.tcpi_bytes_acked
+                             : 0;
+  if (acked != path.tcpBytesAcked || path.tcpAckedChangeNs == 0) {
+    path.tcpBytesAcked = acked;
+    path.tcpAckedChangeNs = now;
+  }
   const bool windowShut = ti.tcpi_probes > 0 ||
                           (len >= offsetof(tcp_info, tcpi_snd_wnd) + sizeof ti.tcpi_snd_wnd && ti.tcpi_snd_wnd == 0);
-  const bool silent = ti.tcpi_unacked > 0 && lastAckUs + 1000 >= opt_.probe.downUs && !windowShut;
+  const bool silent = ti.tcpi_unacked > 0 && !windowShut && now - path.tcpAckedChangeNs >= lateNs;
   if (!silent) path.health.onProgress(now);
 }
 
@@ -572,6 +582,16 @@ Status Link::progress(bool* moved) {
     queueAck(path, now, false);
     path.health.onOutstanding(now, path.waiting > 0);
     checkNetworkProgress(path, now);
+    // A stall is judged against the other paths: when none of them got an
+    // ack lately either, the peer (or its host) is slow, not this path,
+    // and moving its chunks elsewhere would only duplicate them.
+    uint64_t othersAck = 0;
+    for (size_t q = 0; q < paths_.size(); ++q) {
+      if (q != p && !paths_[q].dead) othersAck = std::max(othersAck, paths_[q].lastAckRecvNs);
+    }
+    if (path.waiting > 0 && (othersAck == 0 || now - othersAck >= opt_.probe.downUs * 1000 / 2)) {
+      path.health.onProgress(now);
+    }
     path.health.tick(now);
     if (path.health.probeDue(now, busy)) {
       path.ctrl.push(Frame{kFramePing, 0, 0, 0, 0, now});

@@ -143,6 +143,7 @@ class Link : public transport::Connection {
     uint64_t framesSent = 0;        // data frames handed out (ack numbering)
     uint64_t framesAcked = 0;
     uint64_t lastAckNs = 0;
+    uint64_t lastAckRecvNs = 0;     // when an ack last arrived on this path
     // Receiving.
     Frame in{};
     size_t inHdrGot = 0;
@@ -157,7 +158,10 @@ class Link : public transport::Connection {
     // Stats.
     uint64_t bytesSent = 0, chunksSent = 0, resends = 0, bytesReceived = 0;
     uint64_t lastLogNs = 0;
-    uint64_t lastTcpCheckNs = 0;  // the kernel's view: dead network or slow peer?
+    // The kernel's view, to tell a dead network from a slow peer.
+    uint64_t lastTcpCheckNs = 0;
+    uint64_t tcpBytesAcked = 0;
+    uint64_t tcpAckedChangeNs = 0;
   };
 
   Status pathError(size_t p, const std::string& what);
