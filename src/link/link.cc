@@ -88,13 +88,8 @@ void Link::requeueInflight(Path& path) {
   });
   path.inflightBytes = 0;
   path.waiting = 0;
-  // A frame half written stays on the wire (the stream must stay whole),
-  // but must no longer read the user's buffer.
-  if (path.curActive && path.cur.kind == kFrameData && path.curPayload != nullptr &&
-      path.curPayload != path.curCopy.data()) {
-    path.curCopy.assign(path.curPayload, path.curPayload + path.cur.len);
-    path.curPayload = path.curCopy.data();
-  }
+  // A frame half written must no longer read the user's buffer.
+  detachCur(path);
 }
 
 Status Link::failPath(size_t p, const std::string& why, uint64_t now) {
@@ -146,6 +141,19 @@ Link::InMsg* Link::inMsg(uint64_t seq) {
   return &in_[static_cast<size_t>(seq - inBase_)];
 }
 
+template <typename T>
+std::vector<T> Link::takeFrom(std::vector<std::vector<T>>* pool) {
+  if (pool->empty()) return {};
+  std::vector<T> v = std::move(pool->back());
+  pool->pop_back();
+  return v;
+}
+
+template <typename T>
+void Link::giveBack(std::vector<std::vector<T>>* pool, std::vector<T>* v) {
+  if (pool->size() < 64 && v->capacity() > 0) pool->push_back(std::move(*v));
+}
+
 Status Link::postSend(transport::Request* r) {
   r->progressed = 0;
   r->done = false;
@@ -156,11 +164,13 @@ Status Link::postSend(transport::Request* r) {
   m.tag = r->tag;
   m.data = static_cast<const char*>(r->buf);
   if (r->bytes <= kEagerBytes && eagerBytes_ + r->bytes <= kEagerBudget) {
+    m.copy = takeFrom(&copyPool_);
     m.copy.assign(m.data, m.data + r->bytes);
     m.data = m.copy.data();
     m.eager = true;
     eagerBytes_ += r->bytes;
   }
+  m.chunk = takeFrom(&statePool_);
   m.chunk.assign(chunkCount(r->bytes), kUnsent);
   out_.push_back(std::move(m));
   return Status::ok();
@@ -172,6 +182,7 @@ Status Link::postRecv(transport::Request* r) {
   InMsg m;
   m.req = r;
   m.seq = nextRecvSeq_++;
+  m.chunk = takeFrom(&statePool_);
   m.chunk.assign(chunkCount(r->bytes), kMissing);
   in_.push_back(std::move(m));
   return Status::ok();
@@ -513,6 +524,22 @@ void Link::checkNetworkProgress(Path& path, uint64_t now) {
   if (!silent) path.health.onProgress(now);
 }
 
+void Link::detachFrames(uint64_t seq) {
+  for (Path& path : paths_) {
+    if (path.cur.seq == seq) detachCur(path);
+  }
+}
+
+void Link::detachCur(Path& path) {
+  // A frame half written stays on the wire (the stream must stay whole);
+  // its payload moves to the path's own buffer.
+  if (path.curActive && path.cur.kind == kFrameData && path.curPayload != nullptr &&
+      path.curPayload != path.curCopy.data()) {
+    path.curCopy.assign(path.curPayload, path.curPayload + path.cur.len);
+    path.curPayload = path.curCopy.data();
+  }
+}
+
 bool Link::waitingSends() const {
   // Eager sends the caller already has back do not count: the peer may
   // finish and close before its acknowledgement of them reaches us.
@@ -535,12 +562,20 @@ void Link::completeSends() {
       m.req->progressed = m.bytes;
       m.req->done = true;
       m.reported = true;
+      // The caller may reuse its buffer now: a re-sent copy still being
+      // written must not read it any more.
+      if (!m.eager) detachFrames(m.seq);
     }
     inOrder = m.reported;
   }
   // Kept until acknowledged: a chunk may still have to be sent again.
   while (!out_.empty() && out_.front().reported && out_.front().ackedCount == out_.front().chunk.size()) {
-    if (out_.front().eager) eagerBytes_ -= out_.front().bytes;
+    if (out_.front().eager) {
+      eagerBytes_ -= out_.front().bytes;
+      detachFrames(out_.front().seq);
+    }
+    giveBack(&copyPool_, &out_.front().copy);
+    giveBack(&statePool_, &out_.front().chunk);
     out_.pop_front();
     ++outBase_;
   }
@@ -550,6 +585,7 @@ void Link::completeRecvs() {
   while (!in_.empty() && in_.front().doneCount == in_.front().chunk.size()) {
     in_.front().req->progressed = in_.front().req->bytes;
     in_.front().req->done = true;
+    giveBack(&statePool_, &in_.front().chunk);
     in_.pop_front();
     ++inBase_;
   }

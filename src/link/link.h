@@ -178,6 +178,8 @@ class Link : public transport::Connection {
   void handleAck(size_t p, uint64_t count, uint64_t now);
   void completeSends();
   bool waitingSends() const;
+  void detachFrames(uint64_t seq);  // frames being written of message seq: onto their own copy
+  void detachCur(Path& path);
   bool allDeadWhileNeeded();
   void completeRecvs();
   void fillEstimates(uint64_t now);
@@ -196,6 +198,13 @@ class Link : public transport::Connection {
   std::deque<InMsg> in_;
   uint64_t inBase_ = 0, nextRecvSeq_ = 0;
   std::vector<char> sink_;
+  // Vectors of finished messages, reused so steady traffic allocates nothing.
+  std::vector<std::vector<char>> copyPool_;
+  std::vector<std::vector<uint8_t>> statePool_;
+  template <typename T>
+  static std::vector<T> takeFrom(std::vector<std::vector<T>>* pool);
+  template <typename T>
+  static void giveBack(std::vector<std::vector<T>>* pool, std::vector<T>* v);
   transport::ProbeSample probe_{};
   size_t stripe_ = 0;  // MRD_REROUTE=0: the next path
   Status lastFailure_;  // why the last path died
