@@ -229,20 +229,7 @@ WireAddr toWire(const net::SockAddr& a) {
 }
 
 net::SockAddr fromWire(const WireAddr& w) {
-  net::SockAddr a;
-  if (w.family == AF_INET) {
-    auto* in = reinterpret_cast<sockaddr_in*>(&a.storage);
-    in->sin_family = AF_INET;
-    std::memcpy(&in->sin_addr, w.addr, 4);
-    a.len = sizeof(sockaddr_in);
-  } else {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
-    in6->sin6_family = AF_INET6;
-    std::memcpy(&in6->sin6_addr, w.addr, 16);
-    a.len = sizeof(sockaddr_in6);
-  }
-  a.setPort(w.port);
-  return a;
+  return net::sockAddrFromBytes(w.family == AF_INET ? AF_INET : AF_INET6, w.addr, w.port);
 }
 
 Status startRoot(const net::SockAddr& at, const Secret& secret, net::SockAddr* bound) {

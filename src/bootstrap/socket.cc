@@ -52,6 +52,23 @@ std::string SockAddr::str() const {
   return "(no address)";
 }
 
+SockAddr sockAddrFromBytes(int family, const uint8_t* addr, int port) {
+  SockAddr a;
+  if (family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&a.storage);
+    in->sin_family = AF_INET;
+    std::memcpy(&in->sin_addr, addr, 4);
+    a.len = sizeof(sockaddr_in);
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+    in6->sin6_family = AF_INET6;
+    std::memcpy(&in6->sin6_addr, addr, 16);
+    a.len = sizeof(sockaddr_in6);
+  }
+  a.setPort(port);
+  return a;
+}
+
 Status resolveHost(const std::string& host, int port, SockAddr* out) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;

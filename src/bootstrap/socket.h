@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "core/status.h"
@@ -28,6 +29,10 @@ struct SockAddr {
   void setPort(int port);
   std::string str() const;  // "10.0.0.1:5000" or "[fd00::1]:5000"
 };
+
+// An address from its family (AF_INET or AF_INET6), raw bytes in network
+// order (4 or 16) and port, as exchanged over the wire.
+SockAddr sockAddrFromBytes(int family, const uint8_t* addr, int port);
 
 // Resolves "host" (name or literal) to an address with the given port.
 Status resolveHost(const std::string& host, int port, SockAddr* out);

@@ -99,6 +99,7 @@ Status Link::failPath(size_t p, const std::string& why, uint64_t now) {
     // that needs it fails (progress), a receive waits for the timeout
     // unless every path is gone.
     path.dead = true;
+    path.health.onError(now, why);  // recorded like any other state change
     lastFailure_ = pathError(p, why);
     return allDeadWhileNeeded() ? lastFailure_ : Status::ok();
   }
@@ -201,8 +202,7 @@ Status Link::probe() {
   return pathError(0, "no path to the peer is alive");
 }
 
-void Link::fillEstimates(uint64_t now) {
-  (void)now;
+void Link::fillEstimates() {
   for (size_t i = 0; i < paths_.size(); ++i) {
     const Path& p = paths_[i];
     PathEstimate& e = est_[i];
@@ -252,7 +252,7 @@ bool Link::nextChunkFor(size_t p, uint64_t now, Frame* f, const char** payload) 
   OutMsg* m = outMsg(seq);
   const uint32_t len = chunkLen(m->bytes, chunk);
   if (opt_.reroute) {
-    fillEstimates(now);
+    fillEstimates();
     if (pickPath(est_, len, opt_.fallbackBytesPerUs) != static_cast<int>(p)) return false;
   } else {
     // Static striping: chunks take turns over the paths, whatever their state.

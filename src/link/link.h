@@ -182,7 +182,7 @@ class Link : public transport::Connection {
   void detachCur(Path& path);
   bool allDeadWhileNeeded();
   void completeRecvs();
-  void fillEstimates(uint64_t now);
+  void fillEstimates();
   void checkNetworkProgress(Path& path, uint64_t now);
   void onTransition(size_t p, const probe::Transition& t);
   void queueAck(Path& path, uint64_t now, bool force);

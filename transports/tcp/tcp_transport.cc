@@ -72,30 +72,10 @@ void tuneSocket(int fd, int64_t bufBytes) {
 }
 
 net::SockAddr sockAddrOf(const link::Nic& n, int port) {
-  net::SockAddr a;
-  if (n.family == AF_INET) {
-    auto* in = reinterpret_cast<sockaddr_in*>(&a.storage);
-    in->sin_family = AF_INET;
-    std::memcpy(&in->sin_addr, n.addr, 4);
-    a.len = sizeof(sockaddr_in);
-  } else {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
-    in6->sin6_family = AF_INET6;
-    std::memcpy(&in6->sin6_addr, n.addr, 16);
-    a.len = sizeof(sockaddr_in6);
-  }
-  a.setPort(port);
-  return a;
+  return net::sockAddrFromBytes(n.family, n.addr, port);
 }
 
 std::string nicText(const link::Nic& n) { return n.name + " " + n.addrText(); }
-
-// The paths between two ranks as (NIC index of the lower rank, NIC index of
-// the higher rank): both compute the same list, so path k is the same pair.
-std::vector<std::pair<int, int>> pathsBetween(const std::vector<link::Nic>& lower,
-                                              const std::vector<link::Nic>& higher) {
-  return link::matchRails(lower, higher);
-}
 
 // Accepts one connection on any of the listeners.
 Status acceptAny(const std::vector<int>& listenFds, const net::Deadline& d, int* fd) {
@@ -189,7 +169,9 @@ Status TcpTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
     if (!ctx.useFor[static_cast<size_t>(p)]) continue;
     const auto& lower = nics[static_cast<size_t>(std::min(p, me))];
     const auto& higher = nics[static_cast<size_t>(std::max(p, me))];
-    paths[static_cast<size_t>(p)] = pathsBetween(lower, higher);
+    // (NIC of the lower rank, NIC of the higher one): both ranks compute
+    // the same list, so path k is the same pair on both sides.
+    paths[static_cast<size_t>(p)] = link::matchRails(lower, higher);
     const int npaths = static_cast<int>(paths[static_cast<size_t>(p)].size());
     fds[static_cast<size_t>(p)].assign(static_cast<size_t>(ctx.nchannels),
                                        std::vector<int>(static_cast<size_t>(npaths * nsocks), -1));
