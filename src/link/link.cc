@@ -92,6 +92,38 @@ void Link::requeueInflight(Path& path) {
   detachCur(path);
 }
 
+bool Link::hedgeFrom(size_t q, uint64_t now) {
+  // Path q is idle (nothing fresh or to re-send). If another path has been
+  // silent far longer than q would take to deliver a chunk, the oldest
+  // chunk that path still owes is handed to q as well: the message ends
+  // when its last chunk lands, and a path that slowed down (rate cut, loss
+  // recovery) would hold it. Whichever copy lands first counts.
+  const Path& idle = paths_[q];
+  if (idle.dead || idle.health.state() == probe::PathState::kDown) return false;
+  if (idle.unackedBytes + kChunkBytes > opt_.pathCapBytes && idle.unackedBytes > 0) return false;
+  fillEstimates(now);
+  const double qRate = std::max(creditedRate(est_, q, opt_.fallbackBytesPerUs), 1e-6);
+  const double qUs = static_cast<double>(idle.unackedBytes + kChunkBytes) / qRate + est_[q].rttUs;
+  const uint64_t barNs = std::max<uint64_t>(kHedgeFloorNs, static_cast<uint64_t>(kHedgeFactor * qUs * 1e3));
+  for (size_t p = 0; p < paths_.size(); ++p) {
+    Path& slow = paths_[p];
+    if (p == q || slow.waiting == 0 || now - slow.lastAckNs < barNs) continue;
+    for (Inflight& f : slow.inflight) {
+      if (f.requeued) continue;
+      f.requeued = true;
+      slow.inflightBytes -= f.len;
+      --slow.waiting;
+      OutMsg* m = outMsg(f.seq);
+      if (m == nullptr || m->chunk[f.chunk] == kAcked) continue;
+      resend_.push_front(Resend{f.seq, f.chunk});
+      ++slow.resends;
+      ++hedges_;
+      return true;
+    }
+  }
+  return false;
+}
+
 Status Link::failPath(size_t p, const std::string& why, uint64_t now) {
   Path& path = paths_[p];
   if (!opt_.reroute && !path.dead) {
@@ -202,15 +234,25 @@ Status Link::probe() {
   return pathError(0, "no path to the peer is alive");
 }
 
-void Link::fillEstimates() {
+void Link::fillEstimates(uint64_t now) {
   for (size_t i = 0; i < paths_.size(); ++i) {
     const Path& p = paths_[i];
     PathEstimate& e = est_[i];
     e.usable = !p.dead && p.health.state() != probe::PathState::kDown;
     e.degraded = p.health.state() == probe::PathState::kDegraded;
-    e.bytesPerUs = p.health.goodputBps() / 1e6;
-    e.rttUs = p.health.rttEwmaUs();
-    e.queuedBytes = p.inflightBytes;
+    e.bytesPerUs = p.health.capacityBps() / 1e6;
+    // The goodput is learnt from acks: a path that suddenly slows sends
+    // none, and its last estimate would stand. Silence bounds it: a path
+    // owing acks that has delivered nothing for S us carries at most
+    // kSilenceChunks chunks per S.
+    if (p.waiting > 0 && now > p.lastAckNs && e.bytesPerUs > 0) {
+      const double silenceUs = static_cast<double>(now - p.lastAckNs) / 1e3;
+      e.bytesPerUs = std::min(e.bytesPerUs, kSilenceChunks * kChunkBytes / silenceUs);
+    }
+    e.rttUs = p.health.netRttEwmaUs() > 0 ? p.health.netRttEwmaUs() : p.health.rttEwmaUs();
+    // Everything written and not acknowledged is ahead of a new chunk on
+    // the wire, including chunks also handed to another path since.
+    e.queuedBytes = p.unackedBytes;
     e.capBytes = opt_.pathCapBytes;
   }
   // With every path down but not dead there is nowhere better to go:
@@ -228,6 +270,7 @@ bool Link::nextChunkFor(size_t p, uint64_t now, Frame* f, const char** payload) 
   uint64_t seq = 0;
   uint32_t chunk = 0;
   bool again = false;
+  bool hedged = false;  // taken over from a slow path: for this path, whatever pickPath says
   while (!resend_.empty()) {
     OutMsg* m = outMsg(resend_.front().seq);
     if (m != nullptr && m->chunk[resend_.front().chunk] != kAcked) break;
@@ -245,14 +288,23 @@ bool Link::nextChunkFor(size_t p, uint64_t now, Frame* f, const char** payload) 
         break;
       }
     }
-    if (m == nullptr) return false;
-    seq = m->seq;
-    chunk = static_cast<uint32_t>(m->nextFresh);
+    if (m == nullptr) {
+      // Nothing new for this path: maybe a chunk stuck on a slower one.
+      if (!opt_.reroute || !hedgeFrom(p, now)) return false;
+      seq = resend_.front().seq;
+      chunk = resend_.front().chunk;
+      again = hedged = true;
+    } else {
+      seq = m->seq;
+      chunk = static_cast<uint32_t>(m->nextFresh);
+    }
   }
   OutMsg* m = outMsg(seq);
   const uint32_t len = chunkLen(m->bytes, chunk);
-  if (opt_.reroute) {
-    fillEstimates();
+  if (hedged) {
+    // hedgeFrom judged this path the faster way to deliver it.
+  } else if (opt_.reroute) {
+    fillEstimates(now);
     if (pickPath(est_, len, opt_.fallbackBytesPerUs) != static_cast<int>(p)) return false;
   } else {
     // Static striping: chunks take turns over the paths, whatever their state.
@@ -269,7 +321,12 @@ bool Link::nextChunkFor(size_t p, uint64_t now, Frame* f, const char** payload) 
   Path& path = paths_[p];
   path.inflight.push_back(Inflight{seq, chunk, len, false});
   path.inflightBytes += len;
-  if (++path.waiting == 1) path.lastAckNs = now;  // the stall clock starts now
+  path.unackedBytes += len;
+  if (++path.waiting == 1) {
+    path.lastAckNs = now;  // the stall clock starts now
+    path.rateStartNs = now;
+    path.rateBytes = 0;
+  }
   ++path.framesSent;
   ++path.chunksSent;
   path.bytesSent += len;
@@ -336,6 +393,7 @@ void Link::handleAck(size_t p, uint64_t count, uint64_t now) {
   for (uint64_t k = path.framesAcked; k < count && !path.inflight.empty(); ++k) {
     const Inflight f = path.inflight.front();
     path.inflight.pop_front();
+    path.unackedBytes -= f.len;
     if (!f.requeued) {
       path.inflightBytes -= f.len;
       --path.waiting;
@@ -350,7 +408,16 @@ void Link::handleAck(size_t p, uint64_t count, uint64_t now) {
   }
   path.framesAcked = count;
   path.lastAckRecvNs = now;
-  if (bytes > 0 && now > path.lastAckNs) path.health.onGoodput(now, bytes, now - path.lastAckNs);
+  // Goodput samples span at least kRateSampleBytes of acks (single acks
+  // come in bursts: their gaps say little), timed from the first send of
+  // a busy stretch or the previous sample.
+  path.rateBytes += bytes;
+  if (path.rateBytes >= kRateSampleBytes || (path.waiting == 0 && path.rateBytes >= kChunkBytes)) {
+    if (now > path.rateStartNs) path.health.onGoodput(now, path.rateBytes, now - path.rateStartNs);
+    path.rateBytes = 0;
+    path.rateStartNs = now;
+  }
+  if (path.waiting == 0) path.rateBytes = 0;
   path.lastAckNs = now;
   path.health.onProgress(now);
 }
@@ -361,11 +428,32 @@ Status Link::handleControl(size_t p, uint64_t now) {
     case kFrameAck:
       handleAck(p, path.in.tag, now);
       break;
-    case kFramePing:
-      path.ctrl.push(Frame{kFramePong, 0, 0, 0, 0, path.in.tag});
+    case kFramePing: {
+      // Echoes the ping's time and queueing; adds the pong's own queueing
+      // and whether this side was away (between operations, not reading)
+      // lately: then the ping may have waited for us, not for the network.
+      const bool away = awayEndNs_ != 0 && now - awayEndNs_ < kAwayTaintNs;
+      path.ctrl.push(Frame{kFramePong, 0, queueAheadNs(path), path.in.offset, away ? 1u : 0u,
+                           path.in.tag});
       break;
+    }
     case kFramePong:
-      if (path.in.tag <= now) path.health.onRtt(now, now - path.in.tag);
+      if (path.in.tag == path.pingSentNs) path.pingSentNs = 0;
+      if (path.in.tag <= now) {
+        const uint64_t rtt = now - path.in.tag;
+        // Bounded: a wild value from the peer must not wrap the sum.
+        const uint64_t queued = std::min(path.in.offset, rtt) + std::min(path.in.seq, rtt);
+        const uint64_t net = rtt > queued ? rtt - queued : 0;
+        const bool away = path.in.msgBytes != 0 || (awayEndNs_ != 0 && awayEndNs_ > path.in.tag);
+        uint64_t sibling = 0;
+        for (size_t q = 0; q < paths_.size(); ++q) {
+          const Path& o = paths_[q];
+          if (q == p || o.dead || o.health.state() == probe::PathState::kDown) continue;
+          const auto ns = static_cast<uint64_t>(o.health.netRttEwmaUs() * 1e3);
+          if (ns > 0 && (sibling == 0 || ns < sibling)) sibling = ns;
+        }
+        path.health.onRttSample(now, rtt, net, !away, sibling);
+      }
       if (path.in.tag == probe_.sentNs) probe_.rttNs = now - probe_.sentNs;
       break;
     default:
@@ -520,7 +608,15 @@ void Link::checkNetworkProgress(Path& path, uint64_t now) {
   }
   const bool windowShut = ti.tcpi_probes > 0 ||
                           (len >= offsetof(tcp_info, tcpi_snd_wnd) + sizeof ti.tcpi_snd_wnd && ti.tcpi_snd_wnd == 0);
-  const bool silent = ti.tcpi_unacked > 0 && !windowShut && now - path.tcpAckedChangeNs >= lateNs;
+  // Stuck here: bytes in our socket the kernel does not send though the
+  // peer's window is open and nothing is in flight (no route: the NIC is
+  // down; or a qdisc holding them).
+  const uint32_t notSent = len >= offsetof(tcp_info, tcpi_notsent_bytes) + sizeof ti.tcpi_notsent_bytes
+                               ? ti.tcpi_notsent_bytes
+                               : 0;
+  const bool stuckHere = ti.tcpi_unacked == 0 && notSent > 0;
+  const bool silent = (ti.tcpi_unacked > 0 || stuckHere) && !windowShut &&
+                      now - path.tcpAckedChangeNs >= lateNs;
   if (!silent) path.health.onProgress(now);
 }
 
@@ -593,6 +689,10 @@ void Link::completeRecvs() {
 
 Status Link::progress(bool* moved) {
   const uint64_t now = nowNs();
+  if (awayFromNs_ != 0) {  // back from between operations
+    awayEndNs_ = now;
+    awayFromNs_ = 0;
+  }
   if (!lastFailure_.isOk()) {
     // Re-routing needs one live path; static striping needs all of them.
     bool needed = allDeadWhileNeeded();
@@ -629,8 +729,11 @@ Status Link::progress(bool* moved) {
       path.health.onProgress(now);
     }
     path.health.tick(now);
-    if (path.health.probeDue(now, busy)) {
-      path.ctrl.push(Frame{kFramePing, 0, 0, 0, 0, now});
+    // One probe in flight per path: pings queued behind a blocked socket
+    // would all come back at once, a burst of samples of one moment.
+    if ((path.pingSentNs == 0 || now - path.pingSentNs > kPingGiveUpNs) && path.health.probeDue(now, busy)) {
+      path.pingSentNs = now;
+      path.ctrl.push(Frame{kFramePing, 0, 0, queueAheadNs(path), 0, now});
       path.health.onProbeSent(now);
     }
   }
@@ -690,8 +793,17 @@ void Link::queueAck(Path& path, uint64_t now, bool force) {
   path.ackUrgent = false;
 }
 
+uint64_t Link::queueAheadNs(const Path& path) const {
+  size_t bytes = path.inflightBytes;
+  if (path.curActive) bytes += sizeof(Frame) + path.cur.len - std::min<size_t>(path.curDone, sizeof(Frame) + path.cur.len);
+  if (bytes == 0) return 0;
+  const double rate = path.health.capacityBps() > 0 ? path.health.capacityBps() : opt_.fallbackBytesPerUs * 1e6;
+  return static_cast<uint64_t>(static_cast<double>(bytes) / rate * 1e9);
+}
+
 Status Link::flush(bool* idle) {
   const uint64_t now = nowNs();
+  awayFromNs_ = now;  // the operation ended: nothing reads until the next one
   bool moved = false;
   *idle = true;
   for (size_t p = 0; p < paths_.size(); ++p) {

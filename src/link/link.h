@@ -139,11 +139,14 @@ class Link : public transport::Connection {
     RingQueue<Frame> ctrl;
     std::deque<Inflight> inflight;  // every data frame not yet acknowledged, in order
     size_t inflightBytes = 0;       // of those not requeued
+    size_t unackedBytes = 0;        // of all of them: what is ahead on the wire
     size_t waiting = 0;             // frames not requeued
     uint64_t framesSent = 0;        // data frames handed out (ack numbering)
     uint64_t framesAcked = 0;
     uint64_t lastAckNs = 0;
     uint64_t lastAckRecvNs = 0;     // when an ack last arrived on this path
+    uint64_t rateStartNs = 0;       // the goodput sample being gathered: since when
+    uint64_t rateBytes = 0;         // and its bytes acknowledged so far
     // Receiving.
     Frame in{};
     size_t inHdrGot = 0;
@@ -158,6 +161,7 @@ class Link : public transport::Connection {
     // Stats.
     uint64_t bytesSent = 0, chunksSent = 0, resends = 0, bytesReceived = 0;
     uint64_t lastLogNs = 0;
+    uint64_t pingSentNs = 0;        // the unanswered probe's time (0: none)
     // The kernel's view, to tell a dead network from a slow peer.
     uint64_t lastTcpCheckNs = 0;
     uint64_t tcpBytesAcked = 0;
@@ -182,10 +186,14 @@ class Link : public transport::Connection {
   void detachCur(Path& path);
   bool allDeadWhileNeeded();
   void completeRecvs();
-  void fillEstimates();
+  void fillEstimates(uint64_t now);
+  bool hedgeFrom(size_t idlePath, uint64_t now);
   void checkNetworkProgress(Path& path, uint64_t now);
   void onTransition(size_t p, const probe::Transition& t);
   void queueAck(Path& path, uint64_t now, bool force);
+  // How long a frame queued on the path now waits behind the data before
+  // it (unacknowledged bytes over the path's goodput), ns.
+  uint64_t queueAheadNs(const Path& path) const;
 
   int peer_, self_, channel_;
   LinkOptions opt_;
@@ -208,6 +216,25 @@ class Link : public transport::Connection {
   transport::ProbeSample probe_{};
   size_t stripe_ = 0;  // MRD_REROUTE=0: the next path
   Status lastFailure_;  // why the last path died
+  // Between operations nothing reads the sockets: a probe that waited
+  // through such a stretch measures this side, not the network.
+  static constexpr uint64_t kAwayTaintNs = 5'000'000;
+  // A probe unanswered this long no longer holds back the next one.
+  static constexpr uint64_t kPingGiveUpNs = 1'000'000'000;
+  // A path that owes acks and has been silent for S us is credited with at
+  // most this many chunks per S (a path cut to a twentieth of its rate acks
+  // a chunk a twentieth as often, long before its goodput samples say so).
+  static constexpr double kSilenceChunks = 1;
+  // A goodput sample spans at least this many acknowledged bytes.
+  static constexpr uint64_t kRateSampleBytes = 256 << 10;
+  // An idle path takes over the oldest chunk of a path silent for longer
+  // than kHedgeFactor times its own time to deliver one, and at least
+  // kHedgeFloorNs (below that, silence is the ack pace, not a slow path).
+  static constexpr double kHedgeFactor = 4;
+  static constexpr uint64_t kHedgeFloorNs = 1'000'000;
+  uint64_t hedges_ = 0;  // chunks handed to a second path because the first was slow  // a pong this soon after is suspect
+  uint64_t awayFromNs_ = 0;  // the last operation's end (flush), until progress resumes
+  uint64_t awayEndNs_ = 0;   // when progress last resumed after such a stretch
 };
 
 }  // namespace mrd::link

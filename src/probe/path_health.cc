@@ -33,11 +33,16 @@ double PathHealth::baseRttUs() const {
 }
 
 uint64_t PathHealth::thresholdNs() const {
-  uint64_t base = std::max(baseMinNs_, config_.baseRttFloorUs * kNsPerUs);
+  // A sibling path as slow as this one says the endpoints are slow (busy,
+  // descheduled), not this path: the bar is relative to the best of them.
+  uint64_t base = std::max({baseMinNs_, config_.baseRttFloorUs * kNsPerUs, siblingNetNs_});
   return base * static_cast<uint64_t>(std::max(config_.degradedRttFactor, 1));
 }
 
-void PathHealth::onRtt(uint64_t nowNs, uint64_t rttNs) {
+void PathHealth::onRtt(uint64_t nowNs, uint64_t rttNs) { onRttSample(nowNs, rttNs, rttNs, true, 0); }
+
+void PathHealth::onRttSample(uint64_t nowNs, uint64_t rttNs, uint64_t netRttNs, bool judge,
+                             uint64_t siblingNetNs) {
   ++samples_;
   lastRttNs_ = rttNs;
   double w = config_.ewmaWeight();
@@ -52,8 +57,12 @@ void PathHealth::onRtt(uint64_t nowNs, uint64_t rttNs) {
   lastProgressNs_ = nowNs;
   // The sample joins the baseline before it is judged: a path's first
   // samples set its baseline and cannot be bad against themselves.
-  updateBaseline(nowNs, rttNs);
-  judgeRtt(nowNs, rttNs);
+  if (!judge) return;
+  netEwmaNs_ = netEwmaNs_ == 0 ? static_cast<double>(netRttNs)
+                               : (1 - w) * netEwmaNs_ + w * static_cast<double>(netRttNs);
+  updateBaseline(nowNs, netRttNs);
+  siblingNetNs_ = siblingNetNs;
+  judgeRtt(nowNs, netRttNs);
 }
 
 void PathHealth::updateBaseline(uint64_t nowNs, uint64_t rttNs) {
@@ -129,6 +138,13 @@ void PathHealth::onGoodput(uint64_t nowNs, uint64_t bytes, uint64_t busyNs) {
   double w = config_.ewmaWeight();
   goodputEwma_ = goodputSeen_ ? (1 - w) * goodputEwma_ + w * bps : bps;
   goodputSeen_ = true;
+  // The windowed maximum: samples taken while an endpoint could not keep
+  // up (busy, descheduled) are low for reasons not the path's; the best
+  // recent one says what the path itself can carry.
+  const uint64_t windowNs = config_.capacityWindowUs * kNsPerUs;
+  while (!capacity_.empty() && since(nowNs, capacity_.front().first) > windowNs) capacity_.pop_front();
+  while (!capacity_.empty() && capacity_.back().second <= bps) capacity_.pop_back();
+  capacity_.emplace_back(nowNs, bps);
   if (bytes > 0) onProgress(nowNs);
 }
 

@@ -62,6 +62,20 @@ class PathHealth {
 
   // A probe answer: one RTT sample. Also counts as progress.
   void onRtt(uint64_t nowNs, uint64_t rttNs);
+  // A probe answer whose round trip `rttNs` includes time the probe spent
+  // queued behind data or waiting for an endpoint that was not reading:
+  // netRttNs is the round trip without the queueing the link can account
+  // for. rttNs feeds the statistics (EWMA, percentiles); netRttNs the
+  // baseline and the healthy/degraded judgement, and only when `judge`
+  // (false: an endpoint was away, the sample says nothing of the network).
+  // siblingNetNs: the smoothed net RTT of the best other live path to the
+  // same peer (0: none); a sample is bad only above degradedRttFactor times
+  // the larger of this path's baseline and that, so load that slows every
+  // path alike (busy or descheduled endpoints) degrades none of them.
+  void onRttSample(uint64_t nowNs, uint64_t rttNs, uint64_t netRttNs, bool judge,
+                   uint64_t siblingNetNs);
+  // EWMA of the judged net RTT samples (0: none yet).
+  double netRttEwmaUs() const { return netEwmaNs_ / 1e3; }
   // Data was acknowledged or moved on the path.
   void onProgress(uint64_t nowNs);
   // Passive goodput: `bytes` delivered over `busyNs` of the path being busy.
@@ -90,9 +104,13 @@ class PathHealth {
   double rttEwmaUs() const { return rttEwmaNs_ / 1e3; }
   double baseRttUs() const;
   // RTT above which a sample is bad.
-  double degradedThresholdUs() const { return baseRttUs() * config_.degradedRttFactor; }
+  double degradedThresholdUs() const { return thresholdNs() / 1e3; }
   // EWMA of the goodput samples, bytes/s; 0 until measured.
   double goodputBps() const { return goodputEwma_; }
+  // The largest goodput sample of the last capacityWindowUs (before the
+  // newest sample), bytes/s: what the path carries when the endpoints keep
+  // up; 0 until measured. The scheduler ranks paths by it.
+  double capacityBps() const { return capacity_.empty() ? 0.0 : capacity_.front().second; }
   // The p-th percentile (p in [0, 100], nearest rank) of the last kRttWindow
   // RTT samples; 0 without samples. Copies the window: not for every packet.
   double rttPercentileUs(double p) const;
@@ -121,6 +139,8 @@ class PathHealth {
   uint64_t samples_ = 0;
   uint64_t lastRttNs_ = 0;
   double rttEwmaNs_ = 0;
+  double netEwmaNs_ = 0;
+  uint64_t siblingNetNs_ = 0;  // of the sample being judged
   std::vector<uint64_t> rttRing_;  // up to kRttWindow, oldest overwritten
   size_t rttNext_ = 0;
   std::deque<BaseBucket> baseBuckets_;  // per-bucket minima, oldest first
@@ -133,6 +153,7 @@ class PathHealth {
   // Goodput.
   double goodputEwma_ = 0;
   bool goodputSeen_ = false;
+  std::deque<std::pair<uint64_t, double>> capacity_;  // (time, bytes/s), decreasing rates
 
   // Stall clock.
   bool outstanding_ = false;

@@ -52,6 +52,10 @@ struct ProbeConfig {
   // a congestion episode longer than the window does not become the new
   // baseline (a lasting change of route is accepted after this).
   uint64_t baseRttHoldUs = 60'000'000;
+  // A path's capacity is its best goodput sample over this window: long
+  // enough to hold a sample from a moment the endpoints kept up, short
+  // enough that a path that slows down is believed within it.
+  uint64_t capacityWindowUs = 50'000;
 
   double ewmaWeight() const { return ewmaPct / 100.0; }
 };

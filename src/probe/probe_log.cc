@@ -117,7 +117,9 @@ bool ProbeLog::sample(uint64_t nowNs, int rank, int peer, int path, const PathHe
   appendField(&s, "rtt_ewma_us", health.rttEwmaUs());
   appendField(&s, "base_rtt_us", health.baseRttUs());
   s.append(",\"samples\":").append(std::to_string(health.samples()));
+  appendField(&s, "net_rtt_ewma_us", health.netRttEwmaUs());
   appendField(&s, "goodput_MBps", health.goodputBps() / 1e6);
+  appendField(&s, "capacity_MBps", health.capacityBps() / 1e6);
   s.append("}\n");
   writeLine(s);
   return true;

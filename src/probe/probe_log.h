@@ -3,7 +3,10 @@
 // change, for plotting a link's behaviour after the fact:
 //
 //   {"t_us":123456,"rank":0,"peer":2,"path":1,"event":"sample","state":"healthy",
-//    "rtt_us":41.2,"rtt_ewma_us":40.1,"base_rtt_us":38.0,"samples":812,"goodput_MBps":812.3}
+//    "rtt_us":41.2,"rtt_ewma_us":40.1,"base_rtt_us":38.0,"samples":812,"net_rtt_ewma_us":39.0,
+//    "goodput_MBps":812.3,"capacity_MBps":1020.5}
+// (rtt: the probe's whole round trip; net_rtt: without the queueing the link
+// accounts for, the figure judged; goodput: EWMA; capacity: best recent)
 //   {"t_us":123460,"rank":0,"peer":2,"path":1,"event":"state","from":"healthy",
 //    "to":"down","reason":"no progress for 2000 us"}
 //

@@ -123,6 +123,29 @@ TEST(PathHealth, StartsHealthyWithNothingMeasured) {
   EXPECT_STREQ(pathStateName(PathState::kDown), "down");
 }
 
+// The link subtracts the queueing it can account for (netRttNs) and marks
+// samples taken while an endpoint was away as not to be judged; a sibling
+// path as slow as this one raises the bar.
+TEST(PathHealth, JudgesTheNetRttAgainstTheBestSibling) {
+  PathHealth h;
+  uint64_t t = warmUp(&h, 30);
+  // Raw RTTs of 5 ms, but all of it queueing: no bad sample.
+  for (int i = 0; i < 10; ++i) h.onRttSample(t += 100 * kUs, 5000 * kUs, 25 * kUs, true, 0);
+  EXPECT_EQ(h.state(), PathState::kHealthy);
+  EXPECT_GT(h.rttEwmaUs(), 4000.0) << "the statistics keep the raw round trip";
+  EXPECT_NEAR(h.netRttEwmaUs(), 25.0, 5.0);
+  // Samples not to be judged change neither the state nor the baseline.
+  for (int i = 0; i < 10; ++i) h.onRttSample(t += 100 * kUs, 9000 * kUs, 9000 * kUs, false, 0);
+  EXPECT_EQ(h.state(), PathState::kHealthy);
+  EXPECT_DOUBLE_EQ(h.baseRttUs(), 25.0);
+  // 2 ms net, but the best sibling path sees 1 ms too: the endpoints are slow.
+  for (int i = 0; i < 10; ++i) h.onRttSample(t += 100 * kUs, 2000 * kUs, 2000 * kUs, true, 1000 * kUs);
+  EXPECT_EQ(h.state(), PathState::kHealthy);
+  // The sibling is fast again (100 us): this path is 20x slower, bad.
+  for (int i = 0; i < 3; ++i) h.onRttSample(t += 100 * kUs, 2000 * kUs, 2000 * kUs, true, 100 * kUs);
+  EXPECT_EQ(h.state(), PathState::kDegraded);
+}
+
 TEST(PathHealth, DegradesAfterThreeBadSamplesNotTwo) {
   PathHealth h;
   uint64_t t = warmUp(&h, 30);
