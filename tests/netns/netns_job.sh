@@ -13,16 +13,36 @@
 # (rank 0 hosts the bootstrap root there) and MRD_SOCKET_IFNAME=veth0; the
 # rest of the environment (MRD_ALGO, MRD_DEBUG, ...) passes through.
 #
+# The topology, for fault injection (tests/netns/rail_fault.sh reads it;
+# not MRD_* names, those are the library's):
+#   NETNS_JOB_HOSTS       the namespaces in host order, space-separated
+#                         ("mrd123h0 mrd123h1 ...")
+#   NETNS_JOB_HOST_LINKS  the host-side (root namespace) ends of the veths,
+#                         space-separated, host by host, rail by rail:
+#                         h0r0 h0r1 ... h1r0 ... (bridge ports)
+#   NETNS_JOB_RAILS       the number of rails
+#   NETNS_JOB_HOST        this rank's host index (ranks only)
+#
 # Options:
 #   --rails N      N bridges, N veths per host: veth0 on 10.77.X.0/24,
 #                  veth1 on 10.78.X.0/24, ... (default 1)
 #   --timeout S    kill the job after S seconds (default 120; exit 124)
 #   --ifname SPEC  MRD_SOCKET_IFNAME for the ranks (default veth0)
-#   --rate RATE    limit every host's sending on each veth to RATE (tc tbf,
-#                  e.g. 1gbit, 400mbit): a network slower than shared memory
+#   --rate RATE    limit every rail of every host to RATE each way (tc tbf
+#                  by rail_fault.sh rate all RATE; e.g. 1gbit, 400mbit): a
+#                  network slower than shared memory
 #   --logs DIR     keep every rank's output in DIR (default: a temp dir,
 #                  removed at exit; failing ranks' output is printed)
 #   --quiet        do not echo rank 0's output
+#   --fault CMD    once every rank is launched, run `bash -c CMD` in the
+#                  background in the root namespace, in its own session,
+#                  with the NETNS_JOB_* variables above (not _HOST) in its
+#                  environment and its output in LOGS/fault.log; e.g.
+#                  --fault 'sleep 2; tests/netns/rail_fault.sh rate 1 50mbit'.
+#                  Its process group is killed (TERM, then KILL after 2s)
+#                  when the job ends. Its status is not the job's: if it
+#                  fails, the tail of fault.log is printed as a warning
+#                  (and with the ranks' output if the job fails)
 #
 # Rank 0's output goes to stdout. The first rank to fail (or the timeout)
 # ends the job: the others are killed, and its status is the script's. The
@@ -38,6 +58,7 @@ ifname=veth0
 logdir=""
 rate=""
 quiet=0
+fault=""
 while (($# > 0)); do
   case $1 in
     --rails) rails=$2; shift 2 ;;
@@ -46,6 +67,7 @@ while (($# > 0)); do
     --logs) logdir=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --quiet) quiet=1; shift ;;
+    --fault) fault=$2; shift 2 ;;
     -h|--help) usage ;;
     --) shift; break ;;
     -*) echo "netns_job.sh: unknown option $1" >&2; exit 2 ;;
@@ -79,6 +101,7 @@ namespaces=()
 bridges=()
 host_links=()
 pids=()
+fault_pid=""
 own_logs=0
 if [[ -z $logdir ]]; then
   logdir=$(mktemp -d /tmp/mrd_netns.XXXXXX)
@@ -86,8 +109,33 @@ if [[ -z $logdir ]]; then
 fi
 mkdir -p "$logdir"
 
+# Ends the --fault command (its whole session/process group) if it still
+# runs: TERM, so a trap can undo its fault, then KILL after 2s. Sets
+# fault_status to its exit status, or "" if it had to be killed.
+fault_status=""
+stop_fault() {
+  [[ -n $fault_pid ]] || return 0
+  local i
+  if kill -0 "$fault_pid" 2>/dev/null; then
+    kill -TERM -- "-$fault_pid" 2>/dev/null
+    for ((i = 0; i < 40; i++)); do
+      kill -0 -- "-$fault_pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill -KILL -- "-$fault_pid" 2>/dev/null
+    wait "$fault_pid" 2>/dev/null
+  else
+    wait "$fault_pid" 2>/dev/null
+    fault_status=$?
+    # Its children may outlive it.
+    kill -KILL -- "-$fault_pid" 2>/dev/null
+  fi
+  fault_pid=""
+}
+
 cleanup() {
   local p
+  stop_fault
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   for p in "${namespaces[@]}"; do ip netns del "$p" 2>/dev/null; done
@@ -127,12 +175,15 @@ for ((h = 0; h < nhosts; h++)); do
       ip -n "$ns" link set "$inner" name "veth$k" &&
       ip -n "$ns" addr add "10.$((77 + k)).$subnet.$((h + 1))/24" dev "veth$k" &&
       ip -n "$ns" link set "veth$k" up || setup_failed "veth$k in $ns"
-    if [[ -n $rate ]]; then
-      ip netns exec "$ns" tc qdisc add dev "veth$k" root tbf rate "$rate" burst 32kb latency 100ms ||
-        setup_failed "tc tbf rate $rate on veth$k in $ns"
-    fi
   done
 done
+
+# --rate: every rail of every host, both ways, by the fault tool (which
+# sizes tbf's bucket for the rate).
+if [[ -n $rate ]]; then
+  NETNS_JOB_HOSTS="${namespaces[*]}" NETNS_JOB_HOST_LINKS="${host_links[*]}" NETNS_JOB_RAILS="$rails" \
+    "$(dirname "$0")/rail_fault.sh" rate all "$rate" >/dev/null || setup_failed "rail_fault.sh rate all $rate"
+fi
 
 # The port is in host 0's namespace, which nothing else uses.
 root_addr="10.77.$subnet.1"
@@ -142,11 +193,20 @@ for ((h = 0; h < nhosts; h++)); do
   for ((l = 0; l < per_host[h]; l++)); do
     ip netns exec "${tag}h$h" env MRD_RANK=$rank MRD_WORLD_SIZE=$world MRD_LOCAL_RANK=$l \
       MRD_LOCAL_SIZE=${per_host[h]} MRD_COMM_ID="$root_addr:$port" MRD_SOCKET_IFNAME="$ifname" \
+      NETNS_JOB_HOSTS="${namespaces[*]}" NETNS_JOB_HOST_LINKS="${host_links[*]}" \
+      NETNS_JOB_RAILS="$rails" NETNS_JOB_HOST=$h \
       "$@" >"$logdir/rank$rank.log" 2>&1 &
     pids+=($!)
     rank=$((rank + 1))
   done
 done
+if [[ -n $fault ]]; then
+  # setsid: its own session and process group (pgid = $!, as the child of
+  # a non-interactive shell is not a group leader), to kill it whole.
+  NETNS_JOB_HOSTS="${namespaces[*]}" NETNS_JOB_HOST_LINKS="${host_links[*]}" NETNS_JOB_RAILS="$rails" \
+    setsid bash -c "$fault" </dev/null >"$logdir/fault.log" 2>&1 &
+  fault_pid=$!
+fi
 
 # Wait for all, or the first failure, or the timeout.
 declare -A rank_of=() finished=()
@@ -185,6 +245,12 @@ if ((status != 0)); then
   sleep 0.5
 fi
 
+stop_fault
+if [[ -n $fault_status && $fault_status != 0 ]]; then
+  echo "netns_job.sh: warning: the --fault command exited with status $fault_status:" >&2
+  tail -n 30 "$logdir/fault.log" >&2
+fi
+
 ((quiet)) || cat "$logdir/rank0.log"
 if ((status != 0)); then
   ((failed_rank >= 0)) && echo "netns_job.sh: rank $failed_rank exited with status $status" >&2
@@ -194,5 +260,10 @@ if ((status != 0)); then
       tail -n 30 "$logdir/rank$r.log" >&2
     fi
   done
+  # Already shown above if it failed.
+  if [[ -n $fault && ${fault_status:-0} == 0 && -s $logdir/fault.log ]]; then
+    echo "---- fault ----" >&2
+    tail -n 30 "$logdir/fault.log" >&2
+  fi
 fi
 exit $status

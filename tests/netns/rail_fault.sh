@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# Injects faults into the rails of a netns_job.sh job: limits a rail's rate,
+# drops a share of its packets, takes it down, flaps it, and undoes it all.
+#
+#   rail_fault.sh [--hosts LIST] ACTION RAIL [ARGS]
+#
+# Needs root and the job's topology in the environment, as netns_job.sh
+# gives it to its ranks and to its --fault command: NETNS_JOB_HOSTS,
+# NETNS_JOB_HOST_LINKS, NETNS_JOB_RAILS. Runs from the root namespace or
+# from inside one of the job's namespaces (a rank, a benchmark's --fault
+# hook): the hosts' veths are reached with `ip netns exec`, the host-side
+# ends (bridge ports) in this namespace if they are here, else in the
+# namespace of the nearest ancestor process that has them (netns_job.sh).
+#
+#   --hosts LIST   comma-separated host indices, e.g. 0,2 (default: every host)
+#   RAIL           a rail index (0-based: veth<RAIL> in each host), or "all"
+#
+# Actions:
+#   rate RAIL RATE   limit each listed host's rail to RATE in both
+#                    directions (tc tbf on its veth's egress and on the
+#                    host-side veth's egress); RATE in tc syntax: 1gbit,
+#                    400mbit, 50mbit. Replaces an earlier limit, including
+#                    the one of netns_job.sh --rate.
+#   loss RAIL PCT    each IPv4 packet crossing a listed host's rail, in
+#                    either direction, is dropped with probability PCT%
+#                    (integer 0..100), once, silently, as on the wire: by
+#                    its receiver (nftables table inet mrd_fault, chain
+#                    in<RAIL> on the input hook, in every host: a listed
+#                    host drops from everyone, the others from the listed
+#                    hosts). Not by the sender, where TCP would see a
+#                    failed send, try again and lose nothing. A loss
+#                    setting is the rail's: it replaces the rail's earlier
+#                    one on every host, listed or not; 0 removes it. A
+#                    "packet" is what the stack sees: with GSO over the
+#                    veths, one TCP packet may carry up to 64 KB. ARP and
+#                    IPv6 pass.
+#   down RAIL        ip link set veth<RAIL> down in each listed host (this
+#                    flushes its ARP entries: after up, the first packet
+#                    waits for ARP, 1 s more if the peer's end was still
+#                    down when it asked)
+#   up RAIL          ... up, and puts the address / connected route back if
+#                    it is missing
+#   flap RAIL PERIOD_MS DURATION_S
+#                    down for PERIOD_MS, up for PERIOD_MS, ... for DURATION_S
+#                    seconds, in the foreground; ends with the rail up, also
+#                    when stopped by SIGTERM / SIGINT
+#   clear RAIL       removes the rate limits (both ends; also netns_job.sh
+#                    --rate's) and sets the link up in each listed host,
+#                    and removes the rail's loss setting (from every host,
+#                    as it is the rail's; RAIL all: the whole table)
+#
+# Compose with sleep for timing, e.g.
+#   netns_job.sh --rails 2 --fault 'sleep 2; tests/netns/rail_fault.sh rate 1 50mbit' ...
+#
+# Each action prints one line, "rail_fault <ms since epoch>: <what it did>",
+# e.g. "rail_fault 1764250000123: rate rail 1 hosts 0,1 50mbit (tbf burst
+# 16384b latency 50ms, both directions)" (flap: one when it starts, one when
+# it ends). Exit status 0 when done, 1 when a command failed (with its
+# message on stderr), 2 for a usage error or a missing NETNS_JOB_* variable.
+set -uo pipefail
+
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2; }
+die() { echo "rail_fault.sh: $*" >&2; exit 2; }
+fail() { echo "rail_fault.sh: $*" >&2; exit 1; }
+
+now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }  # whatever the locale's separator
+now_ms() {
+  local t
+  t=$(now_us)
+  echo "${t:0:${#t}-3}"
+}
+# The time an action started (before its first command), for its line.
+stamp=""
+say() { echo "rail_fault ${stamp:-$(now_us)}: $*"; }
+
+# Runs a command; on failure, exits 1 with the command and its output.
+run() {
+  local out
+  out=$("$@" 2>&1) || fail "failed: $*${out:+: $out}"
+}
+# Same, with $1 on stdin.
+run_in() {
+  local input=$1 out
+  shift
+  out=$("$@" 2>&1 <<<"$input") || fail "failed: $*${out:+: $out}"$'\n'"$input"
+}
+
+host_list=""
+while (($# > 0)); do
+  case $1 in
+    --hosts) (($# >= 2)) || die "--hosts needs a list"; host_list=$2; shift 2 ;;
+    -h|--help) usage ;;
+    --) shift; break ;;
+    -*) die "unknown option $1" ;;
+    *) break ;;
+  esac
+done
+(($# >= 2)) || usage
+action=$1
+rail_arg=$2
+shift 2
+
+[[ -n ${NETNS_JOB_HOSTS:-} && -n ${NETNS_JOB_HOST_LINKS:-} && -n ${NETNS_JOB_RAILS:-} ]] ||
+  die "NETNS_JOB_HOSTS, NETNS_JOB_HOST_LINKS and NETNS_JOB_RAILS must be set (netns_job.sh sets them for its ranks and its --fault command)"
+read -r -a namespaces <<<"$NETNS_JOB_HOSTS"
+read -r -a host_links <<<"$NETNS_JOB_HOST_LINKS"
+rails=$NETNS_JOB_RAILS
+nhosts=${#namespaces[@]}
+[[ $rails =~ ^[1-9][0-9]*$ ]] || die "bad NETNS_JOB_RAILS '$rails'"
+((${#host_links[@]} == nhosts * rails)) ||
+  die "NETNS_JOB_HOST_LINKS has ${#host_links[@]} names, not hosts x rails = $((nhosts * rails))"
+[[ $(id -u) == 0 ]] || die "needs root"
+
+# Listed hosts, in the given order, without repeats.
+hosts=()
+if [[ -z $host_list ]]; then
+  for ((h = 0; h < nhosts; h++)); do hosts+=("$h"); done
+else
+  [[ $host_list =~ ^[0-9]{1,4}(,[0-9]{1,4})*$ ]] || die "bad --hosts '$host_list' (comma-separated host indices)"
+  declare -A seen=()
+  IFS=, read -r -a list <<<"$host_list"
+  for h in "${list[@]}"; do
+    h=$((10#$h))
+    ((h < nhosts)) || die "host $h: the job has $nhosts hosts (0..$((nhosts - 1)))"
+    [[ -n ${seen[$h]:-} ]] && continue
+    seen[$h]=1
+    hosts+=("$h")
+  done
+fi
+hosts_label=$(IFS=,; echo "${hosts[*]}")
+
+sel_rails=()
+if [[ $rail_arg == all ]]; then
+  for ((k = 0; k < rails; k++)); do sel_rails+=("$k"); done
+else
+  [[ $rail_arg =~ ^[0-9]{1,4}$ ]] || die "bad RAIL '$rail_arg' (an index or 'all')"
+  k=$((10#$rail_arg))
+  ((k < rails)) || die "rail $k: the job has $rails rails (0..$((rails - 1)))"
+  sel_rails=("$k")
+  rail_arg=$k
+fi
+what="rail $rail_arg hosts $hosts_label"
+
+# The host-side veths are in the namespace netns_job.sh runs in: this one,
+# or, when we run inside one of the job's namespaces, an ancestor's (PID 1's
+# may not be open to us). root_cmd runs a command there, through a file
+# descriptor on the namespace, valid even if that ancestor exits.
+root_cmd=()
+root_found=0
+find_root() {
+  ((root_found)) && return 0
+  local link=${host_links[0]} own p ns fd
+  if ip link show dev "$link" >/dev/null 2>&1; then
+    root_found=1
+    return 0
+  fi
+  own=$(readlink /proc/$$/ns/net)
+  p=$PPID
+  while [[ $p =~ ^[0-9]+$ ]] && ((p > 0)); do
+    ns=$(readlink "/proc/$p/ns/net" 2>/dev/null)
+    if [[ -n $ns && $ns != "$own" ]] && exec {fd}<"/proc/$p/ns/net" 2>/dev/null; then
+      if nsenter --net="/proc/$$/fd/$fd" ip link show dev "$link" >/dev/null 2>&1; then
+        root_cmd=(nsenter --net="/proc/$$/fd/$fd")
+        root_found=1
+        return 0
+      fi
+      exec {fd}<&-
+    fi
+    p=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+  done
+  fail "cannot find the host-side veth $link, neither in this namespace nor in an ancestor process's"
+}
+
+# 10.(77+k).X.(h+1): X from whichever host still has its address on rail k.
+rail_subnet() {
+  local k=$1 ns line
+  for ns in "${namespaces[@]}"; do
+    line=$(ip -n "$ns" -4 -o addr show dev "veth$k" 2>/dev/null)
+    if [[ $line =~ inet\ 10\.$((77 + k))\.([0-9]+)\.[0-9]+/ ]]; then
+      echo "${BASH_REMATCH[1]}"
+      return 0
+    fi
+  done
+  fail "no host has an address on veth$k"
+}
+
+# Sets the selected rails of the listed hosts up or down ($1): one `ip` per
+# host, all at once, so that the ends of a link change within about a
+# millisecond of each other. (Taking a veth down flushes its ARP entries;
+# an ARP request sent while the other end is still down is retried only
+# after 1 s.)
+set_links() {
+  local h k cmds pids=() failed=0
+  for h in "${hosts[@]}"; do
+    cmds=""
+    for k in "${sel_rails[@]}"; do cmds+="link set dev veth$k $1"$'\n'; done
+    run_in "$cmds" ip -n "${namespaces[h]}" -batch - &
+    pids+=($!)
+  done
+  for h in "${pids[@]}"; do wait "$h" || failed=1; done
+  ((failed == 0)) || exit 1
+}
+
+# Once up: puts back an address or connected route that went missing (the
+# kernel keeps IPv4 addresses on a down link and adds the route back on up,
+# so this normally finds nothing to do).
+check_addrs() {
+  local h k ns x addr net
+  for k in "${sel_rails[@]}"; do
+    x=$(rail_subnet "$k") || exit 1
+    net="10.$((77 + k)).$x.0/24"
+    for h in "${hosts[@]}"; do
+      ns=${namespaces[h]}
+      addr="10.$((77 + k)).$x.$((h + 1))"
+      if [[ $(ip -n "$ns" -4 -o addr show dev "veth$k") != *"inet $addr/"* ]]; then
+        run ip -n "$ns" addr add "$addr/24" dev "veth$k"
+      elif [[ -z $(ip -n "$ns" -4 route show "$net" dev "veth$k") ]]; then
+        run ip -n "$ns" route replace "$net" dev "veth$k" proto kernel scope link src "$addr"
+      fi
+    done
+  done
+}
+links_up() { set_links up; check_addrs; }
+
+# Removes a root tbf from a device; $@ before it: how to reach its namespace.
+del_tbf() {
+  local dev=${*: -1}
+  local -a pre=("${@:1:$#-1}")
+  if [[ $("${pre[@]}" tc qdisc show dev "$dev" root 2>/dev/null) == "qdisc tbf "* ]]; then
+    run "${pre[@]}" tc qdisc del dev "$dev" root
+  fi
+}
+
+# nft commands removing the loss chains of the rails given, in one host.
+# Adding before deleting makes it a no-op when they are absent (nftables
+# 1.0.6 has no "destroy").
+nft_del_rails() {
+  local k
+  echo "add table inet mrd_fault"
+  for k in "$@"; do
+    echo "add chain inet mrd_fault in$k { type filter hook input priority 0; policy accept; }"
+    echo "flush chain inet mrd_fault in$k"
+    echo "delete chain inet mrd_fault in$k"
+  done
+}
+
+# Deletes the table of host $1 if no chain is left in it.
+nft_drop_empty_table() {
+  local ns=${namespaces[$1]} listing
+  listing=$(ip netns exec "$ns" nft list table inet mrd_fault 2>/dev/null) || return 0
+  grep -q 'chain ' <<<"$listing" || run ip netns exec "$ns" nft delete table inet mrd_fault
+}
+
+stamp=$(now_us)
+case $action in
+  rate)
+    (($# == 1)) || die "usage: rate RAIL RATE"
+    rate=$1
+    rate_lc=${rate,,}
+    [[ $rate_lc =~ ^([0-9]+(\.[0-9]+)?)([kmgt]?)(i?)(bit|bps)?$ ]] ||
+      die "bad RATE '$rate' (tc syntax: 1gbit, 400mbit, 50mbit)"
+    # Burst (the bucket): 2 ms at the rate, at least 16 KB. A smaller bucket
+    # needs a wake-up of the qdisc watchdog every few packets at high rates,
+    # and falls short of RATE when the wake-ups come late (busy cores); a
+    # much larger one lets bursts at full veth speed through, so the rate
+    # only holds over long intervals. The 16 KB floor is > 10 full-size
+    # packets (MTU 1500), so low rates still let packets out in small
+    # groups rather than singly, and GSO packets are split into few pieces.
+    # Latency 50 ms: the queue holds 50 ms at the rate (on top of the
+    # bucket), enough for TCP to keep the link busy without a long standing
+    # queue; packets beyond it are dropped.
+    burst=$(awk -v n="${BASH_REMATCH[1]}" -v p="${BASH_REMATCH[3]}" -v i="${BASH_REMATCH[4]}" \
+      -v u="${BASH_REMATCH[5]}" 'BEGIN {
+        base = (i == "i") ? 1024 : 1000
+        e = index("kmgt", p); m = 1; for (j = 0; j < e && p != ""; j++) m *= base
+        bits = n * m * (u == "bps" ? 8 : 1)
+        b = bits / 8 * 0.002
+        if (b < 16384) b = 16384
+        printf "%d", b + 0.5 }')
+    ((burst > 0)) || die "bad RATE '$rate'"
+    find_root
+    for h in "${hosts[@]}"; do
+      for k in "${sel_rails[@]}"; do
+        run ip netns exec "${namespaces[h]}" tc qdisc replace dev "veth$k" root tbf \
+          rate "$rate" burst "$burst" latency 50ms
+        run "${root_cmd[@]}" tc qdisc replace dev "${host_links[h * rails + k]}" root tbf \
+          rate "$rate" burst "$burst" latency 50ms
+      done
+    done
+    say "rate $what $rate (tbf burst ${burst}b latency 50ms, both directions)"
+    ;;
+
+  loss)
+    (($# == 1)) || die "usage: loss RAIL PCT"
+    pct=$1
+    if ! [[ $pct =~ ^[0-9]{1,3}$ ]] || ((10#$pct > 100)); then die "bad PCT '$pct' (an integer 0..100)"; fi
+    pct=$((10#$pct))
+    # Every packet is dropped (or not) once, by its receiver, on the input
+    # hook: a listed host drops from everyone, another host from the listed
+    # hosts' addresses. Not on the sender's output hook: a packet dropped
+    # there fails to send (EPERM, or a transmit error for TCP, which just
+    # sends it again later: no loss, no retransmission), nothing like a
+    # packet lost on the wire.
+    declare -A listed_addrs=() is_listed=()
+    for h in "${hosts[@]}"; do is_listed[$h]=1; done
+    for k in "${sel_rails[@]}"; do
+      x=$(rail_subnet "$k") || exit 1
+      a=""
+      for h in "${hosts[@]}"; do a+="${a:+, }10.$((77 + k)).$x.$((h + 1))"; done
+      listed_addrs[$k]=$a
+    done
+    # numgen random mod 100 is 0..99: "< 100" is out of its range.
+    chance="numgen random mod 100 < $pct "
+    ((pct == 100)) && chance=""
+    # Every host, listed or not: the rail's earlier setting goes everywhere.
+    for ((h = 0; h < nhosts; h++)); do
+      ns=${namespaces[h]}
+      if ((pct == 0)); then
+        ip netns exec "$ns" nft list table inet mrd_fault >/dev/null 2>&1 || continue
+      fi
+      script=$(nft_del_rails "${sel_rails[@]}")
+      if ((pct > 0)); then
+        for k in "${sel_rails[@]}"; do
+          match="meta nfproto ipv4 iifname \"veth$k\""
+          [[ -n ${is_listed[$h]:-} ]] || match+=" ip saddr { ${listed_addrs[$k]} }"
+          script+=$'\n'"add chain inet mrd_fault in$k { type filter hook input priority 0; policy accept; }"
+          script+=$'\n'"add rule inet mrd_fault in$k $match ${chance}drop"
+        done
+      fi
+      run_in "$script" ip netns exec "$ns" nft -f -
+      ((pct > 0)) || nft_drop_empty_table "$h"
+    done
+    say "loss $what $pct%"
+    ;;
+
+  down|up)
+    (($# == 0)) || die "usage: $action RAIL"
+    if [[ $action == down ]]; then set_links down; else links_up; fi
+    say "$action $what"
+    ;;
+
+  flap)
+    (($# == 2)) || die "usage: flap RAIL PERIOD_MS DURATION_S"
+    if ! [[ $1 =~ ^[0-9]{1,9}$ ]] || ((10#$1 == 0)); then die "bad PERIOD_MS '$1' (a positive integer)"; fi
+    if ! [[ $2 =~ ^[0-9]{1,9}$ ]] || ((10#$2 == 0)); then die "bad DURATION_S '$2' (a positive integer)"; fi
+    period_ms=$((10#$1))
+    duration_s=$((10#$2))
+    period_s=$(printf '%d.%03d' $((period_ms / 1000)) $((period_ms % 1000)))
+    cycles=0
+    sleeper=""
+    # shellcheck disable=SC2317  # called by the traps below
+    stopped() {
+      [[ -n $sleeper ]] && kill "$sleeper" 2>/dev/null
+      links_up
+      stamp=""
+      say "flap $what stopped by SIG$1 after $cycles cycles; up"
+      exit $((128 + $2))
+    }
+    trap 'stopped TERM 15' TERM
+    trap 'stopped INT 2' INT
+    # Sleeps in the background so that a signal is handled at once.
+    nap() { sleep "$period_s" & sleeper=$!; wait "$sleeper"; sleeper=""; }
+    say "flap $what period ${period_ms}ms for ${duration_s}s"
+    end=$(($(now_ms) + duration_s * 1000))
+    while (($(now_ms) < end)); do
+      set_links down
+      nap
+      set_links up
+      cycles=$((cycles + 1))
+      (($(now_ms) < end)) && nap
+    done
+    check_addrs
+    stamp=""
+    say "flap $what done: $cycles cycles; up"
+    ;;
+
+  clear)
+    (($# == 0)) || die "usage: clear RAIL"
+    find_root
+    for h in "${hosts[@]}"; do
+      for k in "${sel_rails[@]}"; do
+        del_tbf ip netns exec "${namespaces[h]}" "veth$k"
+        del_tbf "${root_cmd[@]}" "${host_links[h * rails + k]}"
+      done
+    done
+    # A loss setting is the rail's: it goes from every host.
+    for ((h = 0; h < nhosts; h++)); do
+      ns=${namespaces[h]}
+      ip netns exec "$ns" nft list table inet mrd_fault >/dev/null 2>&1 || continue
+      if [[ $rail_arg == all ]]; then
+        run ip netns exec "$ns" nft delete table inet mrd_fault
+      else
+        run_in "$(nft_del_rails "${sel_rails[@]}")" ip netns exec "$ns" nft -f -
+        nft_drop_empty_table "$h"
+      fi
+    done
+    links_up
+    say "clear $what (no rate limit, no loss, up)"
+    ;;
+
+  *) die "unknown action '$action' (rate, loss, down, up, flap, clear; -h for help)" ;;
+esac
+exit 0
