@@ -16,38 +16,6 @@ const char* const kTypeNames[mrdNumTypes] = {"int8",   "uint8",    "int32",  "ui
                                              "double", "bfloat16", "f8e4m3", "f8e5m2"};
 const char* const kOpNames[kNumTestOps] = {"sum", "prod", "max", "min", "avg", "mulsum"};
 
-// "8", "64K", "1.5M", "2G" (binary units, either case). -1 when malformed.
-double ParseSize(const char* text) {
-  char* end = nullptr;
-  errno = 0;
-  double value = std::strtod(text, &end);
-  if (end == text || errno != 0 || value < 0) return -1.0;
-  double unit = 1.0;
-  switch (*end) {
-    case '\0':
-      break;
-    case 'k':
-    case 'K':
-      unit = 1024.0;
-      ++end;
-      break;
-    case 'm':
-    case 'M':
-      unit = 1024.0 * 1024.0;
-      ++end;
-      break;
-    case 'g':
-    case 'G':
-      unit = 1024.0 * 1024.0 * 1024.0;
-      ++end;
-      break;
-    default:
-      return -1.0;
-  }
-  if (*end != '\0') return -1.0;
-  return value * unit;
-}
-
 bool ParseInt(const char* text, long* out) {
   char* end = nullptr;
   errno = 0;
@@ -249,6 +217,38 @@ bool Validate(const Options& o) {
 }
 
 }  // namespace
+
+// "8", "64K", "1.5M", "2G" (binary units, either case). -1 when malformed.
+double ParseSize(const char* text) {
+  char* end = nullptr;
+  errno = 0;
+  double value = std::strtod(text, &end);
+  if (end == text || errno != 0 || value < 0) return -1.0;
+  double unit = 1.0;
+  switch (*end) {
+    case '\0':
+      break;
+    case 'k':
+    case 'K':
+      unit = 1024.0;
+      ++end;
+      break;
+    case 'm':
+    case 'M':
+      unit = 1024.0 * 1024.0;
+      ++end;
+      break;
+    case 'g':
+    case 'G':
+      unit = 1024.0 * 1024.0 * 1024.0;
+      ++end;
+      break;
+    default:
+      return -1.0;
+  }
+  if (*end != '\0') return -1.0;
+  return value * unit;
+}
 
 const char* TypeName(int type) {
   return type >= 0 && type < mrdNumTypes ? kTypeNames[type] : "unknown";

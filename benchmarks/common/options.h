@@ -40,6 +40,8 @@ struct Options {
 // Parses argv into *opts. Returns -1 to go on, else the exit status to leave
 // with (0 after -h, non-zero after an error, with the message printed).
 int ParseOptions(int argc, char** argv, Options* opts);
+// "8", "64K", "1.5M", "2G" (binary units, either case); -1 when malformed.
+double ParseSize(const char* text);
 // -w's default: 1, or 4 x MRD_AUTOTUNE_ROUNDS + 1 (13) with MRD_AUTOTUNE=1.
 int DefaultWarmupIters();
 

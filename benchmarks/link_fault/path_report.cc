@@ -1,0 +1,120 @@
+#include "link_fault/path_report.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace mrdlinkfault {
+namespace {
+
+char StateLetter(mrdPathState_t s) {
+  switch (s) {
+    case mrdPathHealthy: return 'H';
+    case mrdPathDegraded: return 'D';
+    case mrdPathDown: return 'X';
+  }
+  return '?';
+}
+
+// A repair line says "up", "clear" or "rate ... restored"; anything else
+// from the fault tool is taken as a fault.
+bool IsRepair(const std::string& what) {
+  return what.rfind("up", 0) == 0 || what.rfind("clear", 0) == 0;
+}
+
+}  // namespace
+
+const char* StateName(mrdPathState_t s) {
+  switch (s) {
+    case mrdPathHealthy: return "healthy";
+    case mrdPathDegraded: return "degraded";
+    case mrdPathDown: return "down";
+  }
+  return "?";
+}
+
+bool PathReport::Sample(std::string* line) {
+  line->clear();
+  std::vector<mrdPathStats_t> stats;
+  for (int peer = 0; peer < nranks_; ++peer) {
+    if (peer == rank_) continue;
+    int n = 0;
+    mrdResult_t r = mrdCommGetLinkStats(comm_, peer, nullptr, &n);
+    if (r == mrdSuccess && n > 0) {
+      stats.resize(static_cast<size_t>(n));
+      r = mrdCommGetLinkStats(comm_, peer, stats.data(), &n);
+      stats.resize(static_cast<size_t>(std::max(n, 0)));
+    }
+    if (r != mrdSuccess) {
+      char msg[160];
+      std::snprintf(msg, sizeof(msg), "mrdCommGetLinkStats(peer %d): %s (%s)", peer,
+                    mrdGetErrorString(r), mrdGetLastError(comm_));
+      *line = msg;
+      return false;
+    }
+    if (n <= 0) continue;
+    // Per rail: bytes sent since the last sample, worst state, best RTT p50.
+    std::map<int, uint64_t> sent;
+    std::map<int, mrdPathState_t> worst;
+    std::map<int, double> rtt;
+    uint64_t total = 0;
+    for (const mrdPathStats_t& p : stats) {
+      uint64_t& last = last_sent_[{peer, p.channel, p.rail}];
+      const uint64_t delta = p.bytesSent >= last ? p.bytesSent - last : 0;
+      last = p.bytesSent;
+      sent[p.rail] += delta;
+      rail_bytes_total_[p.rail] += delta;
+      total += delta;
+      auto w = worst.find(p.rail);
+      if (w == worst.end() || p.state > w->second) worst[p.rail] = p.state;
+      if (p.rttP50Us > 0 && (rtt.count(p.rail) == 0 || p.rttP50Us < rtt[p.rail])) {
+        rtt[p.rail] = p.rttP50Us;
+      }
+      const int first = p.nStateChanges > MRD_PATH_STATE_CHANGES
+                            ? p.nStateChanges - MRD_PATH_STATE_CHANGES : 0;
+      for (int k = first; k < p.nStateChanges; ++k) {
+        const auto& c = p.stateChanges[k - first];
+        changes_.insert({c.timeUs, peer, p.channel, p.rail, c.from, c.to});
+      }
+    }
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), " | p%d", peer);
+    *line += buf;
+    for (const auto& [rail, bytes] : sent) {
+      const double share = total > 0 ? 100.0 * static_cast<double>(bytes) / total : 0.0;
+      std::snprintf(buf, sizeof(buf), " r%d %c %3.0f%% %5.0fus", rail, StateLetter(worst[rail]),
+                    share, rtt.count(rail) ? rtt[rail] : 0.0);
+      *line += buf;
+    }
+  }
+  return true;
+}
+
+std::vector<std::string> PathReport::Reactions(const std::vector<FaultEvent>& events) const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const FaultEvent& e = events[i];
+    const bool repair = IsRepair(e.what);
+    const uint64_t until = i + 1 < events.size() ? events[i + 1].mono_us : UINT64_MAX;
+    const StateChange* first = nullptr;
+    for (const StateChange& c : changes_) {
+      if (c.mono_us < e.mono_us || c.mono_us >= until) continue;
+      if ((c.to > c.from) != repair) {
+        first = &c;
+        break;
+      }
+    }
+    char buf[256];
+    if (first == nullptr) {
+      std::snprintf(buf, sizeof(buf), "%s: no path state change %s before the next event",
+                    e.what.c_str(), repair ? "back towards healthy" : "towards down");
+    } else {
+      std::snprintf(buf, sizeof(buf), "%s: first reaction after %.1f ms (peer %d channel %d rail %d %s -> %s)",
+                    e.what.c_str(), (first->mono_us - e.mono_us) / 1e3, first->peer,
+                    first->channel, first->rail, StateName(first->from), StateName(first->to));
+    }
+    out.emplace_back(buf);
+  }
+  return out;
+}
+
+}  // namespace mrdlinkfault
