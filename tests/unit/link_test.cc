@@ -5,13 +5,20 @@
 // striping (MRD_REROUTE=0) fails instead; the scheduler's choice is a pure
 // function.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <thread>
+#include <atomic>
 #include <vector>
 
 #include "link/frame.h"
@@ -174,6 +181,140 @@ TEST(Link, APathThatDiesMidTransferHasItsChunksResentOnTheOthers) {
   ASSERT_TRUE(p.b->postRecv(&r2).isOk());
   ASSERT_TRUE(drive(p, {&s2, &r2}).isOk());
   EXPECT_EQ(got, more);
+}
+
+// A path through a relay that forwards at most setRate() bytes per second
+// each way (0: as fast as it can): a rail that can be cut to a fraction of
+// its rate. Link a's end is aFd, link b's bFd.
+// A connected pair of TCP sockets over 127.0.0.1 (blocking).
+void tcpPair(int fds[2]) {
+  int lst = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(lst, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(lst, 1), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(getsockname(lst, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(connect(fds[0], reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  fds[1] = accept4(lst, nullptr, nullptr, SOCK_CLOEXEC);
+  ASSERT_GE(fds[1], 0);
+  close(lst);
+  for (int i = 0; i < 2; ++i) {
+    int one = 1;
+    setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+}
+
+class SlowPath {
+ public:
+  SlowPath() {
+    // TCP over loopback, as the links' paths are: the kernel acknowledges
+    // what the relay reads, so TCP_INFO sees a live network, slow or not.
+    int x[2], y[2];
+    tcpPair(x);
+    tcpPair(y);
+    aFd = x[0];
+    bFd = y[0];
+    relayA_ = x[1];
+    relayB_ = y[1];
+    for (int fd : {aFd, bFd}) {
+      int fl = fcntl(fd, F_GETFL);
+      fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    }
+    ab_ = std::thread([this] { pump(relayA_, relayB_); });
+    ba_ = std::thread([this] { pump(relayB_, relayA_); });
+  }
+  ~SlowPath() {
+    stop_ = true;
+    ab_.join();
+    ba_.join();
+    close(relayA_);
+    close(relayB_);
+  }
+  void setRate(double bytesPerSec) { rate_ = bytesPerSec; }
+  int aFd = -1, bFd = -1;
+
+ private:
+  void pump(int from, int to) {
+    std::vector<char> buf(256 << 10);
+    auto due = std::chrono::steady_clock::now();
+    while (!stop_) {
+      pollfd pfd{from, POLLIN, 0};
+      if (poll(&pfd, 1, 10) <= 0) continue;
+      // Small reads while slowed: the kernel keeps the rest, as a slow
+      // network would.
+      const ssize_t n = read(from, buf.data(), rate_ > 0 ? 16384 : buf.size());
+      if (n <= 0) return;
+      // Not before the rate allows.
+      const double rate = rate_;
+      const auto now = std::chrono::steady_clock::now();
+      if (rate <= 0) {
+        due = now;
+      } else {
+        due = std::max(due, now - std::chrono::milliseconds(1)) +
+              std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                  std::chrono::duration<double>(static_cast<double>(n) / rate));
+      }
+      while (!stop_ && std::chrono::steady_clock::now() < due) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      for (ssize_t off = 0; off < n && !stop_;) {
+        const ssize_t w = send(to, buf.data() + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
+        if (w <= 0) return;
+        off += w;
+      }
+    }
+  }
+  std::atomic<double> rate_{0};
+  int relayA_ = -1, relayB_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread ab_, ba_;
+};
+
+// Two paths, both fast; then one is cut to 200 KB/s (a rail at a tiny
+// fraction of its rate) with chunks in it. Left alone, what it holds (the
+// socket buffers' worth, hundreds of KiB) would take a second or more per
+// message; the link sees it go silent, credits it with what it delivers,
+// and has the fast path take over the chunks it is stuck with.
+TEST(Link, ASlowedPathCarriesLittleAndDoesNotHoldTheMessages) {
+  SlowPath fast, slow;  // both relayed, so alike until the cut
+  std::vector<PathDesc> da(2), db(2);
+  da[0].fd = fast.aFd;
+  db[0].fd = fast.bFd;
+  da[1].fd = slow.aFd;
+  db[1].fd = slow.bFd;
+  for (int i = 0; i < 2; ++i) {
+    da[i].rail = db[i].rail = i;
+    da[i].localNic = db[i].remoteNic = "a" + std::to_string(i);
+    da[i].remoteNic = db[i].localNic = "b" + std::to_string(i);
+  }
+  Pair p;
+  p.a = std::make_unique<Link>(1, 0, 0, da, LinkOptions());
+  p.b = std::make_unique<Link>(0, 1, 0, db, LinkOptions());
+  constexpr size_t kMsg = 4 << 20;
+  std::vector<char> out = pattern(8 * kMsg, 8), in(8 * kMsg);
+  auto transfer = [&](uint64_t k) {
+    Request s{k, out.data() + k * kMsg, kMsg}, r{k, in.data() + k * kMsg, kMsg};
+    ASSERT_TRUE(p.a->postSend(&s).isOk());
+    ASSERT_TRUE(p.b->postRecv(&r).isOk());
+    Status st = drive(p, {&s, &r});
+    ASSERT_TRUE(st.isOk()) << st.message();
+  };
+  for (uint64_t k = 0; k < 4; ++k) transfer(k);  // both paths learn they are fast
+  std::vector<PathStats> before;
+  p.a->stats(&before);
+  ASSERT_GT(before[1].bytesSent, 2u * kMsg / 10) << "the relayed path was not used while fast";
+  slow.setRate(200e3);
+  const auto start = std::chrono::steady_clock::now();
+  for (uint64_t k = 4; k < 8; ++k) transfer(k);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(in, out);
+  std::vector<PathStats> after;
+  p.a->stats(&after);
+  EXPECT_LT(after[1].bytesSent - before[1].bytesSent, 4u << 20) << "the slowed path carried too much";
+  EXPECT_LT(secs, 1.0) << "16 MiB took " << secs << " s after the cut: the slow path held chunks";
+  p.a.reset();
+  p.b.reset();
 }
 
 TEST(Link, EveryPathDeadIsAnErrorNamingThePeer) {
