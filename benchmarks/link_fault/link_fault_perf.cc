@@ -43,6 +43,7 @@ struct Args {
   double fault_at_s = 2.0;
   int check = 1;
   int timeout_s = 60;
+  double max_op_ms = 0;  // > 0: an operation slower than this fails the run
 };
 
 void Usage(const char* prog) {
@@ -57,13 +58,15 @@ void Usage(const char* prog) {
       "                end, it is stopped (SIGTERM to its process group)\n"
       "  --fault-at S  seconds after the start (default 2)\n"
       "  -k 0|1        check every result (default 1)\n"
-      "  -T SECONDS    end the process when one operation takes longer (default 60; 0: never)\n",
+      "  -T SECONDS    end the process when one operation takes longer (default 60; 0: never)\n"
+      "  --max-op-ms MS  fail the run (exit 1) if an operation took longer on rank 0\n",
       prog);
 }
 
 int ParseArgs(int argc, char** argv, Args* a) {
   static const option kLong[] = {{"fault", required_argument, nullptr, 'F'},
                                  {"fault-at", required_argument, nullptr, 'A'},
+                                 {"max-op-ms", required_argument, nullptr, 'M'},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
   int c;
@@ -132,6 +135,13 @@ int ParseArgs(int argc, char** argv, Args* a) {
         a->fault_at_s = std::strtod(optarg, &end);
         if (*end != '\0' || !(a->fault_at_s >= 0)) {
           std::fprintf(stderr, "link_fault_perf: --fault-at %s: want seconds >= 0\n", optarg);
+          return 2;
+        }
+        break;
+      case 'M':
+        a->max_op_ms = std::strtod(optarg, &end);
+        if (*end != '\0' || !(a->max_op_ms > 0)) {
+          std::fprintf(stderr, "link_fault_perf: --max-op-ms %s: want milliseconds > 0\n", optarg);
           return 2;
         }
         break;
@@ -238,6 +248,7 @@ int main(int argc, char** argv) {
                      mrdAllReduce(&wrong, &total_wrong, 1, mrdInt64, mrdSum, comm, nullptr));
   int fault_status = 0;
   if (fault) fault_status = fault->Finish();
+  bool too_slow = false;
   if (rank == 0) {
     const double total_ms = (MonotonicUs() - start_us) / 1e3;
     std::printf("# %zu operations in %.0f ms, %" PRId64 " wrong elements\n", ops.size(), total_ms,
@@ -255,6 +266,13 @@ int main(int argc, char** argv) {
                   mrdlinkfault::CollName(coll), Median(times),
                   args.bytes * mrdlinkfault::BusFactor(coll, nranks) / (Median(times) / 1e3) / 1e9,
                   max_ms, max_at);
+    }
+    for (const OpTime& t : ops) {
+      if (args.max_op_ms > 0 && t.ms > args.max_op_ms) {
+        std::printf("# too slow: %s at +%.0f ms took %.1f ms (--max-op-ms %.0f)\n",
+                    mrdlinkfault::CollName(t.coll), t.start_ms, t.ms, args.max_op_ms);
+        too_slow = true;
+      }
     }
     std::printf("# interval busbw GB/s: median %.3f, min %.3f\n", Median(interval_busbw),
                 interval_busbw.empty() ? 0.0 : *std::min_element(interval_busbw.begin(), interval_busbw.end()));
@@ -281,5 +299,5 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   mrdperf::CheckCall(rank, comm, "mrdCommDestroy", mrdCommDestroy(comm));
-  return total_wrong == 0 && !(fault && fault->failed()) ? 0 : 1;
+  return total_wrong == 0 && !(fault && fault->failed()) && !too_slow ? 0 : 1;
 }

@@ -218,7 +218,7 @@ Status Link::postRecv(transport::Request* r) {
   m.chunk = takeFrom(&statePool_);
   m.chunk.assign(chunkCount(r->bytes), kMissing);
   in_.push_back(std::move(m));
-  return Status::ok();
+  return applyStaged();
 }
 
 Status Link::probe() {
@@ -506,6 +506,10 @@ void Link::finishData(size_t p) {
   if (f.msgBytes > kEagerBytes) path.ackUrgent = true;
   path.bytesReceived += f.len;
   if (path.dest == Dest::kSink) return;
+  if (path.dest == Dest::kStage) {
+    keepStaged(p);
+    return;
+  }
   InMsg* m = inMsg(f.seq);
   if (m == nullptr) return;
   uint8_t& state = m->chunk[static_cast<size_t>(f.offset / kChunkBytes)];
@@ -521,6 +525,73 @@ void Link::finishData(size_t p) {
   state = kDone;
   ++m->doneCount;
   m->req->progressed += f.len;
+}
+
+Status Link::stageFrame(size_t p, bool* staged) {
+  Path& path = paths_[p];
+  const Frame& f = path.in;
+  *staged = false;
+  if (f.offset % kChunkBytes != 0 || f.offset / kChunkBytes >= chunkCount(f.msgBytes) ||
+      f.len != chunkLen(f.msgBytes, static_cast<size_t>(f.offset / kChunkBytes))) {
+    return pathError(p, "corrupt chunk header (offset " + std::to_string(f.offset) + ", length " +
+                            std::to_string(f.len) + " of a " + std::to_string(f.msgBytes) +
+                            "-byte message)");
+  }
+  if (stagedBytes_ + f.len > kStageBudget) return Status::ok();
+  path.stageBuf = takeFrom(&copyPool_);
+  path.stageBuf.resize(f.len);
+  path.dest = Dest::kStage;
+  path.destPtr = path.stageBuf.data();
+  stagedBytes_ += f.len;
+  *staged = true;
+  return Status::ok();
+}
+
+void Link::keepStaged(size_t p) {
+  Path& path = paths_[p];
+  const Frame& f = path.in;
+  const auto key = std::make_pair(f.seq, static_cast<uint32_t>(f.offset / kChunkBytes));
+  if (staged_.count(key) != 0) {  // a second copy (re-sent on another path)
+    stagedBytes_ -= f.len;
+    giveBack(&copyPool_, &path.stageBuf);
+    return;
+  }
+  staged_.emplace(key, Staged{f.tag, f.msgBytes, std::move(path.stageBuf)});
+  path.stageBuf = {};
+}
+
+Status Link::applyStaged() {
+  while (!staged_.empty()) {
+    auto it = staged_.begin();
+    const uint64_t seq = it->first.first;
+    const uint32_t c = it->first.second;
+    if (seq >= inBase_ + in_.size()) break;  // still not posted
+    Staged& st = it->second;
+    InMsg* m = inMsg(seq);
+    if (m != nullptr) {
+      if (st.tag != m->req->tag || st.msgBytes != m->req->bytes) {
+        return remoteError("rank " + std::to_string(self_) + " <-> peer " + std::to_string(peer_) +
+                           ": message mismatch: expected tag " + std::to_string(m->req->tag) + " of " +
+                           std::to_string(m->req->bytes) + " bytes, got tag " + std::to_string(st.tag) +
+                           " of " + std::to_string(st.msgBytes) +
+                           " bytes (operations issued in a different order on the two ranks?)");
+      }
+      uint8_t& state = m->chunk[c];
+      if (state != kDone) {
+        std::memcpy(static_cast<char*>(m->req->buf) + static_cast<size_t>(c) * kChunkBytes,
+                    st.data.data(), st.data.size());
+        // A path reading the same chunk into the buffer now reads the rest aside.
+        if (state >= kReading) paths_[state - kReading].dest = Dest::kSink;
+        state = kDone;
+        ++m->doneCount;
+        m->req->progressed += st.data.size();
+      }
+    }
+    stagedBytes_ -= st.data.size();
+    giveBack(&copyPool_, &st.data);
+    staged_.erase(it);
+  }
+  return Status::ok();
 }
 
 Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
@@ -556,9 +627,14 @@ Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
     }
     // A data frame: place it once its message is posted.
     if (path.inGot == 0 && path.destPtr == nullptr) {
-      if (path.in.seq >= inBase_ && inMsg(path.in.seq) == nullptr) return Status::ok();
-      MRD_TRY(beginData(p));
-      if (path.dest == Dest::kSink) path.destPtr = sink_.data();
+      if (path.in.seq >= inBase_ && inMsg(path.in.seq) == nullptr) {
+        bool staged = false;
+        MRD_TRY(stageFrame(p, &staged));
+        if (!staged) return Status::ok();  // over the budget: it waits for its receive
+      } else {
+        MRD_TRY(beginData(p));
+        if (path.dest == Dest::kSink) path.destPtr = sink_.data();
+      }
     }
     while (path.inGot < path.in.len) {
       char* to = path.dest == Dest::kSink ? sink_.data() + (path.inGot % kChunkBytes) : path.destPtr + path.inGot;
@@ -617,7 +693,10 @@ void Link::checkNetworkProgress(Path& path, uint64_t now) {
   const bool stuckHere = ti.tcpi_unacked == 0 && notSent > 0;
   const bool silent = (ti.tcpi_unacked > 0 || stuckHere) && !windowShut &&
                       now - path.tcpAckedChangeNs >= lateNs;
-  if (!silent) path.health.onProgress(now);
+  if (!silent) {
+    path.health.onProgress(now);
+    path.netAliveNs = now;
+  }
 }
 
 void Link::detachFrames(uint64_t seq) {
@@ -718,14 +797,19 @@ Status Link::progress(bool* moved) {
     queueAck(path, now, false);
     path.health.onOutstanding(now, path.waiting > 0);
     checkNetworkProgress(path, now);
-    // A stall is judged against the other paths: when none of them got an
-    // ack lately either, the peer (or its host) is slow, not this path,
-    // and moving its chunks elsewhere would only duplicate them.
-    uint64_t othersAck = 0;
+    // A stall is judged against the other paths: when none of them shows
+    // life lately either (an ack from the peer, or its kernel
+    // acknowledging our bytes), the peer (or its host) is slow, not this
+    // path, and moving its chunks elsewhere would only duplicate them.
+    // (The kernel's word counts: a peer blocked on a chunk this path holds
+    // may read nothing else, so no acks come on any path; its kernel still
+    // acknowledges on the paths that work.)
+    uint64_t othersAlive = 0;
     for (size_t q = 0; q < paths_.size(); ++q) {
-      if (q != p && !paths_[q].dead) othersAck = std::max(othersAck, paths_[q].lastAckRecvNs);
+      if (q == p || paths_[q].dead) continue;
+      othersAlive = std::max({othersAlive, paths_[q].lastAckRecvNs, paths_[q].netAliveNs});
     }
-    if (path.waiting > 0 && (othersAck == 0 || now - othersAck >= opt_.probe.downUs * 1000 / 2)) {
+    if (path.waiting > 0 && (othersAlive == 0 || now - othersAlive >= opt_.probe.downUs * 1000 / 2)) {
       path.health.onProgress(now);
     }
     path.health.tick(now);
@@ -737,6 +821,7 @@ Status Link::progress(bool* moved) {
       path.health.onProbeSent(now);
     }
   }
+  MRD_TRY(applyStaged());
   completeRecvs();
   for (size_t p = 0; p < paths_.size(); ++p) MRD_TRY(progressSend(p, now, moved));
   completeSends();
@@ -838,6 +923,7 @@ std::string Link::describeState() const {
          " acked " + std::to_string(p.framesAcked) + ", received " + std::to_string(p.rxFrames) +
          (p.curActive ? ", writing" : "") + (p.inHdrGot == sizeof(Frame) && p.destPtr == nullptr ? ", holding a frame for seq " + std::to_string(p.in.seq) : "");
   }
+  if (!staged_.empty()) s += "; " + std::to_string(staged_.size()) + " chunk(s) of unposted receives read aside";
   return s;
 }
 

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -124,7 +125,7 @@ class Link : public transport::Connection {
     std::vector<uint8_t> chunk;     // kMissing, kDone, or kReading + path
     size_t doneCount = 0;
   };
-  enum class Dest { kUser, kScratch, kSink };
+  enum class Dest { kUser, kScratch, kSink, kStage };
 
   struct Path {
     PathDesc desc;
@@ -157,6 +158,7 @@ class Link : public transport::Connection {
     bool ackUrgent = false;         // a sender waits for it (a message above kEagerBytes)
     uint64_t firstUnackedRxNs = 0;  // when the oldest frame not yet acknowledged arrived
     std::vector<char> scratch;
+    std::vector<char> stageBuf;     // Dest::kStage: the chunk of a message not posted yet
     bool eof = false;
     // Stats.
     uint64_t bytesSent = 0, chunksSent = 0, resends = 0, bytesReceived = 0;
@@ -166,6 +168,7 @@ class Link : public transport::Connection {
     uint64_t lastTcpCheckNs = 0;
     uint64_t tcpBytesAcked = 0;
     uint64_t tcpAckedChangeNs = 0;
+    uint64_t netAliveNs = 0;        // when TCP_INFO last showed the network moving
   };
 
   Status pathError(size_t p, const std::string& what);
@@ -186,6 +189,13 @@ class Link : public transport::Connection {
   void detachCur(Path& path);
   bool allDeadWhileNeeded();
   void completeRecvs();
+  // A chunk of a message whose receive is not posted yet is read aside
+  // (up to kStageBudget per link) rather than left in the socket, where it
+  // would block what follows it on the path: acks and pongs the peer
+  // needs to finish the very operation that will post the receive.
+  Status stageFrame(size_t p, bool* staged);
+  void keepStaged(size_t p);
+  Status applyStaged();
   void fillEstimates(uint64_t now);
   bool hedgeFrom(size_t idlePath, uint64_t now);
   void checkNetworkProgress(Path& path, uint64_t now);
@@ -206,6 +216,13 @@ class Link : public transport::Connection {
   std::deque<InMsg> in_;
   uint64_t inBase_ = 0, nextRecvSeq_ = 0;
   std::vector<char> sink_;
+  static constexpr size_t kStageBudget = 4 << 20;
+  struct Staged {
+    uint64_t tag, msgBytes;
+    std::vector<char> data;
+  };
+  std::map<std::pair<uint64_t, uint32_t>, Staged> staged_;  // (seq, chunk)
+  size_t stagedBytes_ = 0;
   // Vectors of finished messages, reused so steady traffic allocates nothing.
   std::vector<std::vector<char>> copyPool_;
   std::vector<std::vector<uint8_t>> statePool_;

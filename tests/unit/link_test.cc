@@ -133,19 +133,54 @@ TEST(Link, ReceivesPostedLateAndTagMismatchIsAnError) {
     ASSERT_TRUE(p.a->progress(&moved).isOk());
     ASSERT_TRUE(p.b->progress(&moved).isOk());
   }
-  EXPECT_FALSE(s.done) << "a large send completes only when acknowledged";
+  // The receiver read it aside (its receive is not posted) and acknowledged it.
+  EXPECT_TRUE(s.done);
+  EXPECT_NE(p.b->describeState().find("read aside"), std::string::npos) << p.b->describeState();
   Request r{7, in.data(), in.size()};
   ASSERT_TRUE(p.b->postRecv(&r).isOk());
   ASSERT_TRUE(drive(p, {&s, &r}).isOk());
   EXPECT_EQ(in, out);
 
+  // More than the receiver reads aside (4 MiB): the rest waits in the
+  // socket, and the send completes once the receive is posted.
+  std::vector<char> big = pattern(6 << 20, 2), bigIn(6 << 20);
+  Request sb{10, big.data(), big.size()};
+  ASSERT_TRUE(p.a->postSend(&sb).isOk());
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(p.a->progress(&moved).isOk());
+    ASSERT_TRUE(p.b->progress(&moved).isOk());
+  }
+  EXPECT_FALSE(sb.done) << "6 MiB cannot all be read aside";
+  Request rb{10, bigIn.data(), bigIn.size()};
+  ASSERT_TRUE(p.b->postRecv(&rb).isOk());
+  ASSERT_TRUE(drive(p, {&sb, &rb}).isOk());
+  EXPECT_EQ(bigIn, big);
+
   Request s2{8, out.data(), 10};
-  Request r2{9, in.data(), 10};
+  Request r2{9, in.data(), 10};  // tag 9 where 8 comes (read aside or not)
   ASSERT_TRUE(p.a->postSend(&s2).isOk());
   ASSERT_TRUE(p.b->postRecv(&r2).isOk());
   Status st = drive(p, {&s2, &r2});
   EXPECT_EQ(st.code(), mrdRemoteError);
   EXPECT_NE(st.message().find("message mismatch"), std::string::npos) << st.message();
+}
+
+TEST(Link, AChunkReadAsideForTheWrongReceiveIsAnError) {
+  Pair p = makePair(1);
+  std::vector<char> out = pattern(100000, 3), in(100000);
+  Request s{8, out.data(), out.size()};
+  ASSERT_TRUE(p.a->postSend(&s).isOk());
+  bool moved = false;
+  for (int i = 0; i < 50 && !s.done; ++i) {
+    ASSERT_TRUE(p.a->progress(&moved).isOk());
+    ASSERT_TRUE(p.b->progress(&moved).isOk());
+  }
+  ASSERT_TRUE(s.done) << "read aside and acknowledged";
+  Request r{9, in.data(), in.size()};
+  Status st = p.b->postRecv(&r);
+  EXPECT_EQ(st.code(), mrdRemoteError);
+  EXPECT_NE(st.message().find("message mismatch"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("peer 0"), std::string::npos) << st.message();
 }
 
 TEST(Link, APathThatDiesMidTransferHasItsChunksResentOnTheOthers) {
