@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 namespace mrdlinkfault {
 namespace {
@@ -103,14 +104,24 @@ std::vector<std::string> PathReport::Reactions(const std::vector<FaultEvent>& ev
         break;
       }
     }
-    char buf[256];
+    // "... (applied in N us)": how long the fault's own commands took.
+    std::string took;
+    const size_t at = e.what.rfind("(applied in ");
+    if (at != std::string::npos) {
+      const double us = std::strtod(e.what.c_str() + at + 12, nullptr);
+      char t[64];
+      std::snprintf(t, sizeof(t), "; the fault took %.1f ms to apply", us / 1e3);
+      took = t;
+    }
+    char buf[320];
     if (first == nullptr) {
       std::snprintf(buf, sizeof(buf), "%s: no path state change %s before the next event",
                     e.what.c_str(), repair ? "back towards healthy" : "towards down");
     } else {
-      std::snprintf(buf, sizeof(buf), "%s: first reaction after %.1f ms (peer %d channel %d rail %d %s -> %s)",
-                    e.what.c_str(), (first->mono_us - e.mono_us) / 1e3, first->peer,
-                    first->channel, first->rail, StateName(first->from), StateName(first->to));
+      std::snprintf(buf, sizeof(buf),
+                    "%s: first reaction %.1f ms after it began (peer %d channel %d rail %d %s -> %s%s)",
+                    e.what.c_str(), (first->mono_us - e.mono_us) / 1e3, first->peer, first->channel,
+                    first->rail, StateName(first->from), StateName(first->to), took.c_str());
     }
     out.emplace_back(buf);
   }

@@ -71,7 +71,15 @@ now_ms() {
 }
 # The time an action started (before its first command), for its line.
 stamp=""
-say() { echo "rail_fault ${stamp:-$(now_us)}: $*"; }
+say() {
+  local now
+  now=$(now_us)
+  if [[ -n $stamp ]]; then
+    echo "rail_fault $stamp: $* (applied in $((now - stamp)) us)"
+  else
+    echo "rail_fault $now: $*"
+  fi
+}
 
 # Runs a command; on failure, exits 1 with the command and its output.
 run() {
@@ -279,14 +287,26 @@ case $action in
         printf "%d", b + 0.5 }')
     ((burst > 0)) || die "bad RATE '$rate'"
     find_root
+    # Every qdisc at once (tc -n: no mount namespace to set up), so the
+    # fault takes effect within a few ms, and its line says when it began.
+    stamp=$(now_us)
+    errs=$(mktemp)
     for h in "${hosts[@]}"; do
       for k in "${sel_rails[@]}"; do
-        run ip netns exec "${namespaces[h]}" tc qdisc replace dev "veth$k" root tbf \
-          rate "$rate" burst "$burst" latency 50ms
-        run "${root_cmd[@]}" tc qdisc replace dev "${host_links[h * rails + k]}" root tbf \
-          rate "$rate" burst "$burst" latency 50ms
+        { tc -n "${namespaces[h]}" qdisc replace dev "veth$k" root tbf rate "$rate" burst "$burst" \
+            latency 50ms 2>&1 || echo "failed: tc -n ${namespaces[h]} qdisc replace dev veth$k ..."; } >>"$errs" &
+        { "${root_cmd[@]}" tc qdisc replace dev "${host_links[h * rails + k]}" root tbf rate "$rate" \
+            burst "$burst" latency 50ms 2>&1 ||
+            echo "failed: tc qdisc replace dev ${host_links[h * rails + k]} ..."; } >>"$errs" &
       done
     done
+    wait
+    if [[ -s $errs ]]; then
+      msg=$(cat "$errs")
+      rm -f "$errs"
+      fail "$msg"
+    fi
+    rm -f "$errs"
     say "rate $what $rate (tbf burst ${burst}b latency 50ms, both directions)"
     ;;
 
