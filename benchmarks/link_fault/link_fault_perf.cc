@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -278,9 +279,12 @@ int main(int argc, char** argv) {
                 interval_busbw.empty() ? 0.0 : *std::min_element(interval_busbw.begin(), interval_busbw.end()));
     uint64_t all_rails = 0;
     for (const auto& [rail, bytes] : report.rail_bytes()) all_rails += bytes;
+    const std::map<int, uint64_t> resends = report.rail_resends();
     for (const auto& [rail, bytes] : report.rail_bytes()) {
-      std::printf("# rail %d carried %.1f%% of rank 0's bytes to other hosts\n", rail,
-                  all_rails ? 100.0 * bytes / all_rails : 0.0);
+      const auto r = resends.find(rail);
+      std::printf("# rail %d carried %.1f%% of rank 0's bytes to other hosts; %llu of its chunks sent again elsewhere\n",
+                  rail, all_rails ? 100.0 * bytes / all_rails : 0.0,
+                  static_cast<unsigned long long>(r == resends.end() ? 0 : r->second));
     }
     for (const mrdlinkfault::StateChange& c : report.changes()) {
       std::printf("# path state change at +%.1f ms: peer %d channel %d rail %d %s -> %s\n",

@@ -62,6 +62,7 @@ bool PathReport::Sample(std::string* line) {
       uint64_t& last = last_sent_[{peer, p.channel, p.rail}];
       const uint64_t delta = p.bytesSent >= last ? p.bytesSent - last : 0;
       last = p.bytesSent;
+      resends_[{peer, p.channel, p.rail}] = p.resends;
       sent[p.rail] += delta;
       rail_bytes_total_[p.rail] += delta;
       total += delta;
@@ -88,6 +89,12 @@ bool PathReport::Sample(std::string* line) {
     }
   }
   return true;
+}
+
+std::map<int, uint64_t> PathReport::rail_resends() const {
+  std::map<int, uint64_t> out;
+  for (const auto& [key, n] : resends_) out[std::get<2>(key)] += n;
+  return out;
 }
 
 std::vector<std::string> PathReport::Reactions(const std::vector<FaultEvent>& events) const {

@@ -36,6 +36,9 @@ class PathReport {
   const std::set<StateChange>& changes() const { return changes_; }
   // Bytes sent per rail (all peers) since the start.
   const std::map<int, uint64_t>& rail_bytes() const { return rail_bytes_total_; }
+  // Chunks sent again per rail (all peers; taken over from a slow or dead
+  // path, so each is a second copy), as of the last sample.
+  std::map<int, uint64_t> rail_resends() const;
 
   // For each fault event, the first state change after it that goes the
   // same way (worse after a fault, better after a repair), as report lines.
@@ -45,6 +48,7 @@ class PathReport {
   mrdComm_t comm_;
   int rank_, nranks_;
   std::map<std::tuple<int, int, int>, uint64_t> last_sent_;  // (peer, channel, rail)
+  std::map<std::tuple<int, int, int>, uint64_t> resends_;    // (peer, channel, rail)
   std::map<int, uint64_t> rail_bytes_total_;
   std::set<StateChange> changes_;
 };

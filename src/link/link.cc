@@ -92,6 +92,16 @@ void Link::requeueInflight(Path& path) {
   detachCur(path);
 }
 
+uint64_t Link::bestRttNs() const {
+  double best = 0;
+  for (const Path& p : paths_) {
+    const double rtt = p.health.loadedRttEwmaUs();
+    if (p.dead || p.health.state() == probe::PathState::kDown || rtt <= 0) continue;
+    if (best == 0 || rtt < best) best = rtt;
+  }
+  return static_cast<uint64_t>(best * 1e3);
+}
+
 bool Link::hedgeFrom(size_t q, uint64_t now) {
   // Path q is idle (nothing fresh or to re-send). If another path has been
   // silent far longer than q would take to deliver a chunk, the oldest
@@ -107,7 +117,12 @@ bool Link::hedgeFrom(size_t q, uint64_t now) {
   const uint64_t barNs = std::max<uint64_t>(kHedgeFloorNs, static_cast<uint64_t>(kHedgeFactor * qUs * 1e3));
   for (size_t p = 0; p < paths_.size(); ++p) {
     Path& slow = paths_[p];
-    if (p == q || slow.waiting == 0 || now - slow.lastAckNs < barNs) continue;
+    if (p == q || slow.waiting == 0) continue;
+    // Silence is judged against the link's best round trips too: under
+    // load acks come a queue's drain apart on every path, and taking
+    // chunks over then only sends them twice.
+    const auto loadNs = static_cast<uint64_t>(kHedgeRttFactor * static_cast<double>(bestRttNs()));
+    if (now - slow.lastAckNs < std::max(barNs, loadNs)) continue;
     for (Inflight& f : slow.inflight) {
       if (f.requeued) continue;
       f.requeued = true;

@@ -198,6 +198,8 @@ class Link : public transport::Connection {
   Status applyStaged();
   void fillEstimates(uint64_t now);
   bool hedgeFrom(size_t idlePath, uint64_t now);
+  // The smallest loaded RTT EWMA of the live paths (ns; 0: none measured).
+  uint64_t bestRttNs() const;
   void checkNetworkProgress(Path& path, uint64_t now);
   void onTransition(size_t p, const probe::Transition& t);
   void queueAck(Path& path, uint64_t now, bool force);
@@ -245,11 +247,13 @@ class Link : public transport::Connection {
   // A goodput sample spans at least this many acknowledged bytes.
   static constexpr uint64_t kRateSampleBytes = 256 << 10;
   // An idle path takes over the oldest chunk of a path silent for longer
-  // than kHedgeFactor times its own time to deliver one, and at least
-  // kHedgeFloorNs (below that, silence is the ack pace, not a slow path).
+  // than kHedgeFactor times its own time to deliver one, kHedgeRttFactor
+  // of the link's best smoothed round trips (under load those include the
+  // queues), and kHedgeFloorNs (below that, silence is the ack pace).
   static constexpr double kHedgeFactor = 4;
+  static constexpr double kHedgeRttFactor = 4;
   static constexpr uint64_t kHedgeFloorNs = 1'000'000;
-  uint64_t hedges_ = 0;  // chunks handed to a second path because the first was slow  // a pong this soon after is suspect
+  uint64_t hedges_ = 0;  // chunks handed to a second path because the first was slow
   uint64_t awayFromNs_ = 0;  // the last operation's end (flush), until progress resumes
   uint64_t awayEndNs_ = 0;   // when progress last resumed after such a stretch
 };

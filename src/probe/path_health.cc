@@ -58,6 +58,8 @@ void PathHealth::onRttSample(uint64_t nowNs, uint64_t rttNs, uint64_t netRttNs, 
   // The sample joins the baseline before it is judged: a path's first
   // samples set its baseline and cannot be bad against themselves.
   if (!judge) return;
+  presentEwmaNs_ = presentEwmaNs_ == 0 ? static_cast<double>(rttNs)
+                                       : (1 - w) * presentEwmaNs_ + w * static_cast<double>(rttNs);
   netEwmaNs_ = netEwmaNs_ == 0 ? static_cast<double>(netRttNs)
                                : (1 - w) * netEwmaNs_ + w * static_cast<double>(netRttNs);
   updateBaseline(nowNs, netRttNs);

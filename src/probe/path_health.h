@@ -76,6 +76,9 @@ class PathHealth {
                    uint64_t siblingNetNs);
   // EWMA of the judged net RTT samples (0: none yet).
   double netRttEwmaUs() const { return netEwmaNs_ / 1e3; }
+  // EWMA of the whole round trips of the judged samples (both ends were
+  // reading): the path's RTT under its present load, queues included.
+  double loadedRttEwmaUs() const { return presentEwmaNs_ / 1e3; }
   // Data was acknowledged or moved on the path.
   void onProgress(uint64_t nowNs);
   // Passive goodput: `bytes` delivered over `busyNs` of the path being busy.
@@ -140,6 +143,7 @@ class PathHealth {
   uint64_t lastRttNs_ = 0;
   double rttEwmaNs_ = 0;
   double netEwmaNs_ = 0;
+  double presentEwmaNs_ = 0;
   uint64_t siblingNetNs_ = 0;  // of the sample being judged
   std::vector<uint64_t> rttRing_;  // up to kRttWindow, oldest overwritten
   size_t rttNext_ = 0;
