@@ -69,7 +69,7 @@ measure() {  # rail list
   for k in "${pids[@]}"; do wait "$k"; done
   for f in "${outs[@]}"; do
     total=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); e=d["end"]; print(float(sys.argv[2]) + (e["sum_sent"]["bits_per_second"] + e["sum_sent_bidir_reverse"]["bits_per_second"]) / 2 / 1e9)' "$f" "$total") ||
-      { echo "iperf3 failed: $(head -c 300 "$f")"; exit 1; }
+      { echo "rail_limits.sh: iperf3 failed: $(head -c 300 "$f")" >&2; exit 1; }
     rm -f "$f"
   done
   echo "$total"

@@ -208,10 +208,13 @@ int main(int argc, char** argv) {
   double interval_bus_bytes = 0, interval_op_s = 0, interval_max_ms = 0;
   int interval_ops = 0;
   bool stop = false;
+  bool fault_start_failed = false;
   for (int64_t iter = 1; !stop; ++iter) {
     const Coll coll = args.colls[static_cast<size_t>(iter) % args.colls.size()];
     const uint64_t now = MonotonicUs();
-    if (fault && !fault->started() && now - start_us >= args.fault_at_s * 1e6) fault->Start();
+    if (fault && !fault->started() && !fault_start_failed && now - start_us >= args.fault_at_s * 1e6) {
+      fault_start_failed = !fault->Start();
+    }
     if (fault) fault->Poll();
     const bool want_stop = now - start_us >= args.duration_s * 1e6;
     watchdog.Arm(0, rank, mrdlinkfault::CollName(coll));
@@ -250,6 +253,7 @@ int main(int argc, char** argv) {
   int fault_status = 0;
   if (fault) fault_status = fault->Finish();
   bool too_slow = false;
+  bool fault_missing = false;
   if (rank == 0) {
     const double total_ms = (MonotonicUs() - start_us) / 1e3;
     std::printf("# %zu operations in %.0f ms, %" PRId64 " wrong elements\n", ops.size(), total_ms,
@@ -295,6 +299,11 @@ int main(int argc, char** argv) {
       for (const std::string& line : report.Reactions(fault->events())) {
         std::printf("# reaction: %s\n", line.c_str());
       }
+      if (fault_start_failed || !fault->started()) {
+        std::printf("# the --fault command %s: no fault happened\n",
+                    fault_start_failed ? "could not be started" : "never started (--fault-at after -D?)");
+        fault_missing = true;
+      }
       if (fault->failed()) {
         std::printf("# the --fault command failed (status %d): the fault may not have happened\n",
                     fault_status);
@@ -303,5 +312,5 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   mrdperf::CheckCall(rank, comm, "mrdCommDestroy", mrdCommDestroy(comm));
-  return total_wrong == 0 && !(fault && fault->failed()) && !too_slow ? 0 : 1;
+  return total_wrong == 0 && !(fault && fault->failed()) && !too_slow && !fault_missing ? 0 : 1;
 }

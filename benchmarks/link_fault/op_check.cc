@@ -13,8 +13,12 @@ namespace {
 // Small integers, so every sum is exact in float32.
 constexpr int kPattern = 251;
 
+// The position term shifts with the iteration too, so a chunk from any of
+// the last kPattern operations is wrong here.
+int64_t Position(size_t i, int64_t iter) { return static_cast<int64_t>((i + static_cast<size_t>(iter)) % kPattern); }
+
 float AllReduceInput(int rank, int64_t iter, size_t i) {
-  return static_cast<float>((rank + 1) * (iter % 7 + 1) + static_cast<int64_t>(i % kPattern));
+  return static_cast<float>((rank + 1) * (iter % 7 + 1) + Position(i, iter));
 }
 
 float AllToAllValue(int from, int to, int64_t iter, size_t k) {
@@ -74,14 +78,14 @@ int64_t OpCheck::CheckAllReduce(int64_t iter) {
   int64_t nwrong = 0;
   size_t first = 0;
   for (size_t i = 0; i + 1 < count_; ++i) {  // the last element carries the stop votes
-    const float want = base + static_cast<float>(n * static_cast<int64_t>(i % kPattern));
+    const float want = base + static_cast<float>(n * Position(i, iter));
     if (recv_[i] != want) {
       if (nwrong++ == 0) first = i;
     }
   }
   if (nwrong > 0) {
     ReportWrong(iter, Coll::kAllReduce, nwrong, first, -1, recv_[first],
-                base + static_cast<float>(n * static_cast<int64_t>(first % kPattern)));
+                base + static_cast<float>(n * Position(first, iter)));
   }
   return nwrong;
 }

@@ -16,10 +16,11 @@ char StateLetter(mrdPathState_t s) {
   return '?';
 }
 
-// A repair line says "up", "clear" or "rate ... restored"; anything else
-// from the fault tool is taken as a fault.
+// A repair line says "up ...", "clear ..." or "flap ... done: ...; up";
+// anything else from the fault tool is taken as a fault.
 bool IsRepair(const std::string& what) {
-  return what.rfind("up", 0) == 0 || what.rfind("clear", 0) == 0;
+  return what.rfind("up", 0) == 0 || what.rfind("clear", 0) == 0 ||
+         (what.rfind("flap", 0) == 0 && what.find("; up") != std::string::npos);
 }
 
 }  // namespace

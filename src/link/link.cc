@@ -46,8 +46,36 @@ Link::Link(int peer, int self, int channel, std::vector<PathDesc> paths, const L
 }
 
 Link::~Link() {
+  // What we sent must reach the peer before the sockets close: a socket
+  // closed with unread bytes in it (the peer's acks, pongs) resets the
+  // connection, and the kernel drops what it had not delivered yet (an
+  // eager send that completed once written, lost packets being re-sent).
+  // So: until every frame is acknowledged (at most kCloseDrainNs), keep
+  // the link moving; then stop sending and read what is left.
+  const uint64_t deadline = nowNs() + kCloseDrainNs;
+  auto owed = [this] {
+    for (const Path& p : paths_) {
+      if (!p.dead && (p.unackedBytes > 0 || p.curActive)) return true;
+    }
+    return false;
+  };
+  while (owed() && nowNs() < deadline) {
+    bool moved = false;
+    if (!progress(&moved).isOk()) break;
+    if (!moved) {
+      std::vector<pollfd> fds;
+      addPollFds(&fds);
+      if (fds.empty()) break;
+      poll(fds.data(), fds.size(), 1);
+    }
+  }
   for (Path& p : paths_) {
-    if (p.desc.fd >= 0) close(p.desc.fd);
+    if (p.desc.fd < 0) continue;
+    shutdown(p.desc.fd, SHUT_WR);
+    char sink[4096];
+    while (recv(p.desc.fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+    }
+    close(p.desc.fd);
   }
 }
 
@@ -123,16 +151,22 @@ bool Link::hedgeFrom(size_t q, uint64_t now) {
     // chunks over then only sends them twice.
     const auto loadNs = static_cast<uint64_t>(kHedgeRttFactor * static_cast<double>(bestRttNs()));
     if (now - slow.lastAckNs < std::max(barNs, loadNs)) continue;
-    for (Inflight& f : slow.inflight) {
-      if (f.requeued) continue;
-      f.requeued = true;
-      slow.inflightBytes -= f.len;
+    // The chunk the receiver needs first: lowest message, then offset (the
+    // hand-out order may differ after re-sends).
+    while (true) {
+      Inflight* first = nullptr;
+      for (Inflight& f : slow.inflight) {
+        if (f.requeued) continue;
+        if (first == nullptr || f.seq < first->seq || (f.seq == first->seq && f.chunk < first->chunk)) first = &f;
+      }
+      if (first == nullptr) break;
+      first->requeued = true;
+      slow.inflightBytes -= first->len;
       --slow.waiting;
-      OutMsg* m = outMsg(f.seq);
-      if (m == nullptr || m->chunk[f.chunk] == kAcked) continue;
-      resend_.push_front(Resend{f.seq, f.chunk});
+      OutMsg* m = outMsg(first->seq);
+      if (m == nullptr || m->chunk[first->chunk] == kAcked) continue;
+      resend_.push_front(Resend{first->seq, first->chunk});
       ++slow.resends;
-      ++hedges_;
       return true;
     }
   }
@@ -141,6 +175,13 @@ bool Link::hedgeFrom(size_t q, uint64_t now) {
 
 Status Link::failPath(size_t p, const std::string& why, uint64_t now) {
   Path& path = paths_[p];
+  if (path.dest == Dest::kStage && path.destPtr != nullptr) {
+    // A chunk it was reading aside will not finish: its budget comes back.
+    stagedBytes_ -= path.in.len;
+    giveBack(&copyPool_, &path.stageBuf);
+    path.dest = Dest::kSink;
+    path.destPtr = nullptr;
+  }
   if (!opt_.reroute && !path.dead) {
     // Static striping has no other path for this one's chunks: a send
     // that needs it fails (progress), a receive waits for the timeout
@@ -173,7 +214,8 @@ bool Link::allDeadWhileNeeded() {
   }
   // A peer that finished closes its end: only an error while we still
   // expect something of it (its last data and acks may have come with
-  // the close).
+  // the close, or been read aside just before it).
+  if (!applyStaged().isOk()) return true;
   completeRecvs();
   completeSends();
   return !in_.empty() || waitingSends();
@@ -445,10 +487,10 @@ Status Link::handleControl(size_t p, uint64_t now) {
       break;
     case kFramePing: {
       // Echoes the ping's time and queueing; adds the pong's own queueing
-      // and whether this side was away (between operations, not reading)
-      // lately: then the ping may have waited for us, not for the network.
-      const bool away = awayEndNs_ != 0 && now - awayEndNs_ < kAwayTaintNs;
-      path.ctrl.push(Frame{kFramePong, 0, queueAheadNs(path), path.in.offset, away ? 1u : 0u,
+      // and whether the ping was read in the first round after this side
+      // was away (between operations, not reading): then it may have
+      // waited for us, not for the network.
+      path.ctrl.push(Frame{kFramePong, 0, queueAheadNs(path), path.in.offset, backFromAway_ ? 1u : 0u,
                            path.in.tag});
       break;
     }
@@ -459,7 +501,7 @@ Status Link::handleControl(size_t p, uint64_t now) {
         // Bounded: a wild value from the peer must not wrap the sum.
         const uint64_t queued = std::min(path.in.offset, rtt) + std::min(path.in.seq, rtt);
         const uint64_t net = rtt > queued ? rtt - queued : 0;
-        const bool away = path.in.msgBytes != 0 || (awayEndNs_ != 0 && awayEndNs_ > path.in.tag);
+        const bool away = path.in.msgBytes != 0 || backFromAway_;
         uint64_t sibling = 0;
         for (size_t q = 0; q < paths_.size(); ++q) {
           const Path& o = paths_[q];
@@ -586,6 +628,7 @@ Status Link::applyStaged() {
     if (m != nullptr) {
       if (st.tag != m->req->tag || st.msgBytes != m->req->bytes) {
         return remoteError("rank " + std::to_string(self_) + " <-> peer " + std::to_string(peer_) +
+                           " (tcp, channel " + std::to_string(channel_) + ", a chunk read aside)" +
                            ": message mismatch: expected tag " + std::to_string(m->req->tag) + " of " +
                            std::to_string(m->req->bytes) + " bytes, got tag " + std::to_string(st.tag) +
                            " of " + std::to_string(st.msgBytes) +
@@ -593,8 +636,10 @@ Status Link::applyStaged() {
       }
       uint8_t& state = m->chunk[c];
       if (state != kDone) {
-        std::memcpy(static_cast<char*>(m->req->buf) + static_cast<size_t>(c) * kChunkBytes,
-                    st.data.data(), st.data.size());
+        if (!st.data.empty()) {
+          std::memcpy(static_cast<char*>(m->req->buf) + static_cast<size_t>(c) * kChunkBytes,
+                      st.data.data(), st.data.size());
+        }
         // A path reading the same chunk into the buffer now reads the rest aside.
         if (state >= kReading) paths_[state - kReading].dest = Dest::kSink;
         state = kDone;
@@ -701,11 +746,14 @@ void Link::checkNetworkProgress(Path& path, uint64_t now) {
                           (len >= offsetof(tcp_info, tcpi_snd_wnd) + sizeof ti.tcpi_snd_wnd && ti.tcpi_snd_wnd == 0);
   // Stuck here: bytes in our socket the kernel does not send though the
   // peer's window is open and nothing is in flight (no route: the NIC is
-  // down; or a qdisc holding them).
+  // down).
   const uint32_t notSent = len >= offsetof(tcp_info, tcpi_notsent_bytes) + sizeof ti.tcpi_notsent_bytes
                                ? ti.tcpi_notsent_bytes
                                : 0;
-  const bool stuckHere = ti.tcpi_unacked == 0 && notSent > 0;
+  // (Only where the kernel reports the peer's window: without it a shut
+  // window would look the same.)
+  const bool hasWnd = len >= offsetof(tcp_info, tcpi_snd_wnd) + sizeof ti.tcpi_snd_wnd;
+  const bool stuckHere = hasWnd && ti.tcpi_unacked == 0 && notSent > 0;
   const bool silent = (ti.tcpi_unacked > 0 || stuckHere) && !windowShut &&
                       now - path.tcpAckedChangeNs >= lateNs;
   if (!silent) {
@@ -783,10 +831,9 @@ void Link::completeRecvs() {
 
 Status Link::progress(bool* moved) {
   const uint64_t now = nowNs();
-  if (awayFromNs_ != 0) {  // back from between operations
-    awayEndNs_ = now;
-    awayFromNs_ = 0;
-  }
+  // The first round after an operation ended reads what waited meanwhile.
+  backFromAway_ = away_;
+  away_ = false;
   if (!lastFailure_.isOk()) {
     // Re-routing needs one live path; static striping needs all of them.
     bool needed = allDeadWhileNeeded();
@@ -894,8 +941,10 @@ void Link::queueAck(Path& path, uint64_t now, bool force) {
 }
 
 uint64_t Link::queueAheadNs(const Path& path) const {
-  size_t bytes = path.inflightBytes;
-  if (path.curActive) bytes += sizeof(Frame) + path.cur.len - std::min<size_t>(path.curDone, sizeof(Frame) + path.cur.len);
+  // Everything written and not acknowledged is ahead (the data frame being
+  // written included); a control frame being written adds its remainder.
+  size_t bytes = path.unackedBytes;
+  if (path.curActive && path.cur.kind != kFrameData) bytes += sizeof(Frame) - std::min(path.curDone, sizeof(Frame));
   if (bytes == 0) return 0;
   const double rate = path.health.capacityBps() > 0 ? path.health.capacityBps() : opt_.fallbackBytesPerUs * 1e6;
   return static_cast<uint64_t>(static_cast<double>(bytes) / rate * 1e9);
@@ -903,7 +952,7 @@ uint64_t Link::queueAheadNs(const Path& path) const {
 
 Status Link::flush(bool* idle) {
   const uint64_t now = nowNs();
-  awayFromNs_ = now;  // the operation ended: nothing reads until the next one
+  away_ = true;  // the operation ended: nothing reads until the next one
   bool moved = false;
   *idle = true;
   for (size_t p = 0; p < paths_.size(); ++p) {

@@ -235,9 +235,8 @@ class Link : public transport::Connection {
   transport::ProbeSample probe_{};
   size_t stripe_ = 0;  // MRD_REROUTE=0: the next path
   Status lastFailure_;  // why the last path died
-  // Between operations nothing reads the sockets: a probe that waited
-  // through such a stretch measures this side, not the network.
-  static constexpr uint64_t kAwayTaintNs = 5'000'000;
+  // How long closing a link waits for the peer to acknowledge what it sent.
+  static constexpr uint64_t kCloseDrainNs = 1'000'000'000;
   // A probe unanswered this long no longer holds back the next one.
   static constexpr uint64_t kPingGiveUpNs = 1'000'000'000;
   // A path that owes acks and has been silent for S us is credited with at
@@ -253,9 +252,10 @@ class Link : public transport::Connection {
   static constexpr double kHedgeFactor = 4;
   static constexpr double kHedgeRttFactor = 4;
   static constexpr uint64_t kHedgeFloorNs = 1'000'000;
-  uint64_t hedges_ = 0;  // chunks handed to a second path because the first was slow
-  uint64_t awayFromNs_ = 0;  // the last operation's end (flush), until progress resumes
-  uint64_t awayEndNs_ = 0;   // when progress last resumed after such a stretch
+  // Between operations nothing reads the sockets: a probe read in the
+  // first round after one measured this side's absence, not the network.
+  bool away_ = false;          // an operation ended (flush) and none has progressed since
+  bool backFromAway_ = false;  // this progress round is the first after such a stretch
 };
 
 }  // namespace mrd::link

@@ -55,13 +55,15 @@ void PathHealth::onRttSample(uint64_t nowNs, uint64_t rttNs, uint64_t netRttNs, 
     rttNext_ = (rttNext_ + 1) % kRttWindow;
   }
   lastProgressNs_ = nowNs;
+  if (!judge) return;
+  // (A net RTT of 0 is a real sample: the queueing explained it all.)
+  presentEwmaNs_ = !judgedSeen_ ? static_cast<double>(rttNs)
+                                : (1 - w) * presentEwmaNs_ + w * static_cast<double>(rttNs);
+  netEwmaNs_ = !judgedSeen_ ? static_cast<double>(netRttNs)
+                            : (1 - w) * netEwmaNs_ + w * static_cast<double>(netRttNs);
+  judgedSeen_ = true;
   // The sample joins the baseline before it is judged: a path's first
   // samples set its baseline and cannot be bad against themselves.
-  if (!judge) return;
-  presentEwmaNs_ = presentEwmaNs_ == 0 ? static_cast<double>(rttNs)
-                                       : (1 - w) * presentEwmaNs_ + w * static_cast<double>(rttNs);
-  netEwmaNs_ = netEwmaNs_ == 0 ? static_cast<double>(netRttNs)
-                               : (1 - w) * netEwmaNs_ + w * static_cast<double>(netRttNs);
   updateBaseline(nowNs, netRttNs);
   siblingNetNs_ = siblingNetNs;
   judgeRtt(nowNs, netRttNs);

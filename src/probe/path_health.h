@@ -144,6 +144,7 @@ class PathHealth {
   double rttEwmaNs_ = 0;
   double netEwmaNs_ = 0;
   double presentEwmaNs_ = 0;
+  bool judgedSeen_ = false;  // netEwmaNs_ and presentEwmaNs_ hold a sample
   uint64_t siblingNetNs_ = 0;  // of the sample being judged
   std::vector<uint64_t> rttRing_;  // up to kRttWindow, oldest overwritten
   size_t rttNext_ = 0;

@@ -52,10 +52,12 @@
 # Compose with sleep for timing, e.g.
 #   netns_job.sh --rails 2 --fault 'sleep 2; tests/netns/rail_fault.sh rate 1 50mbit' ...
 #
-# Each action prints one line, "rail_fault <ms since epoch>: <what it did>",
-# e.g. "rail_fault 1764250000123: rate rail 1 hosts 0,1 50mbit (tbf burst
-# 16384b latency 50ms, both directions)" (flap: one when it starts, one when
-# it ends). Exit status 0 when done, 1 when a command failed (with its
+# Each action prints one line, "rail_fault <µs since epoch>: <what it did>
+# (applied in <N> us)": when it began (before its first command) and how
+# long its commands took, e.g. "rail_fault 1764250000123456: rate rail 1
+# hosts 0,1 50mbit (tbf burst 16384b latency 50ms, both directions)
+# (applied in 9120 us)" (flap: one line when it starts, one when it ends,
+# stamped then). Exit status 0 when done, 1 when a command failed (with its
 # message on stderr), 2 for a usage error or a missing NETNS_JOB_* variable.
 set -uo pipefail
 
