@@ -3,11 +3,13 @@
 // matched pair of NICs, and per socket on it).
 //
 // Messages are cut into chunks (frame.h). The sender hands each chunk to
-// the path that would deliver it soonest (path_scheduler.h, from the live
-// goodput, RTT and queue of each path), so a slow path carries a small
+// the path that would deliver it soonest (path_scheduler.h, from the
+// capacity, RTT and queue of each path), so a slow path carries a small
 // share and a down one none. The receiver acknowledges data frames per
 // path; a chunk on a path that fails or stalls is sent again on another,
-// and the receiver drops the copy it already has. A send completes when
+// an idle path takes over the oldest chunk of one that went silent, and
+// the receiver drops the copy it already has; chunks of receives not
+// posted yet are read aside (up to kStageBudget) so acks are not blocked. A send completes when
 // every chunk is acknowledged, except small ones (up to kEagerBytes), which
 // are copied and complete at once. Each path's health (probe/path_health.h)
 // comes from pings, acknowledgements and socket errors.

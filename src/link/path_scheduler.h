@@ -1,6 +1,6 @@
 // Which path of a link carries the next chunk: the one that would finish
-// it soonest, from each path's live goodput, round-trip time and the bytes
-// already queued on it. A path at a twentieth of the others' rate gets a
+// it soonest, from each path's capacity (its best recent goodput, capped by
+// its silence), round-trip time and the bytes already queued on it. A path at a twentieth of the others' rate gets a
 // twentieth of the traffic; a down path gets none.
 #pragma once
 
@@ -12,7 +12,7 @@ namespace mrd::link {
 struct PathEstimate {
   bool usable = true;          // not down
   bool degraded = false;       // counts at half its rate (its goodput is not measured yet)
-  double bytesPerUs = 0;       // goodput; <= 0: not measured yet
+  double bytesPerUs = 0;       // capacity (Link::fillEstimates); <= 0: not measured yet
   double rttUs = 0;
   size_t queuedBytes = 0;      // handed to the path and not acknowledged
   size_t capBytes = 0;         // at most this much outstanding (0: no cap)

@@ -20,8 +20,10 @@
 //                         while something is outstanding (found by tick);
 //   down     -> degraded  N probes in a row below thr (then degraded ->
 //                         healthy as above); a bad probe restarts the count.
-// Each sample is judged on its own: the counts are the smoothing. The EWMA
-// is the path's smoothed RTT for the scheduler to rank paths by.
+// Each sample is judged on its own: the counts are the smoothing. Samples
+// are judged on their net RTT (onRttSample) and not at all when an end was
+// away; the raw RTT EWMA and percentiles are statistics, the net RTT EWMA
+// is what the scheduler adds per chunk.
 #pragma once
 
 #include <cstdint>

@@ -308,19 +308,13 @@ class SlowPath {
   std::thread ab_, ba_;
 };
 
-// Two paths, both fast; then one is cut to 200 KB/s (a rail at a tiny
-// fraction of its rate) with chunks in it. Left alone, what it holds (the
-// socket buffers' worth, hundreds of KiB) would take a second or more per
-// message; the link sees it go silent, credits it with what it delivers,
-// and has the fast path take over the chunks it is stuck with.
-TEST(Link, ASlowedPathCarriesLittleAndDoesNotHoldTheMessages) {
-  SlowPath fast, slow;  // both relayed, so alike until the cut
+// A link pair whose path i runs through relay i.
+Pair relayedPair(const SlowPath& path0, const SlowPath& path1) {
   std::vector<PathDesc> da(2), db(2);
-  da[0].fd = fast.aFd;
-  db[0].fd = fast.bFd;
-  da[1].fd = slow.aFd;
-  db[1].fd = slow.bFd;
+  const SlowPath* relays[2] = {&path0, &path1};
   for (int i = 0; i < 2; ++i) {
+    da[i].fd = relays[i]->aFd;
+    db[i].fd = relays[i]->bFd;
     da[i].rail = db[i].rail = i;
     da[i].localNic = db[i].remoteNic = "a" + std::to_string(i);
     da[i].remoteNic = db[i].localNic = "b" + std::to_string(i);
@@ -328,6 +322,17 @@ TEST(Link, ASlowedPathCarriesLittleAndDoesNotHoldTheMessages) {
   Pair p;
   p.a = std::make_unique<Link>(1, 0, 0, da, LinkOptions());
   p.b = std::make_unique<Link>(0, 1, 0, db, LinkOptions());
+  return p;
+}
+
+// Two paths, both fast; then one is cut to 200 KB/s (a rail at a tiny
+// fraction of its rate) with chunks in it. Left alone, what it holds (the
+// socket buffers' worth, hundreds of KiB) would take a second or more per
+// message; the link sees it go silent, credits it with what it delivers,
+// and has the fast path take over the chunks it is stuck with.
+TEST(Link, ASlowedPathCarriesLittleAndDoesNotHoldTheMessages) {
+  SlowPath fast, slow;  // both relayed, so alike until the cut
+  Pair p = relayedPair(fast, slow);
   constexpr size_t kMsg = 4 << 20;
   std::vector<char> out = pattern(8 * kMsg, 8), in(8 * kMsg);
   auto transfer = [&](uint64_t k) {
@@ -359,19 +364,7 @@ TEST(Link, ASlowedPathCarriesLittleAndDoesNotHoldTheMessages) {
 // flush, after which the first probe read only says this side was away).
 TEST(Link, AStalledPathComesBackBetweenShortOperations) {
   SlowPath good, flaky;
-  std::vector<PathDesc> da(2), db(2);
-  da[0].fd = good.aFd;
-  db[0].fd = good.bFd;
-  da[1].fd = flaky.aFd;
-  db[1].fd = flaky.bFd;
-  for (int i = 0; i < 2; ++i) {
-    da[i].rail = db[i].rail = i;
-    da[i].localNic = db[i].remoteNic = "a" + std::to_string(i);
-    da[i].remoteNic = db[i].localNic = "b" + std::to_string(i);
-  }
-  Pair p;
-  p.a = std::make_unique<Link>(1, 0, 0, da, LinkOptions());
-  p.b = std::make_unique<Link>(0, 1, 0, db, LinkOptions());
+  Pair p = relayedPair(good, flaky);
   std::vector<char> out = pattern(1 << 20, 9), in(1 << 20);
   uint64_t tag = 1;
   auto op = [&](size_t bytes) {
