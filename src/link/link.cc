@@ -120,12 +120,13 @@ void Link::requeueInflight(Path& path) {
   detachCur(path);
 }
 
-uint64_t Link::bestRttNs() const {
+uint64_t Link::bestLiveNs(double (probe::PathHealth::*metricUs)() const, size_t except) const {
   double best = 0;
-  for (const Path& p : paths_) {
-    const double rtt = p.health.loadedRttEwmaUs();
-    if (p.dead || p.health.state() == probe::PathState::kDown || rtt <= 0) continue;
-    if (best == 0 || rtt < best) best = rtt;
+  for (size_t q = 0; q < paths_.size(); ++q) {
+    const Path& o = paths_[q];
+    if (q == except || o.dead || o.health.state() == probe::PathState::kDown) continue;
+    const double us = (o.health.*metricUs)();
+    if (us > 0 && (best == 0 || us < best)) best = us;
   }
   return static_cast<uint64_t>(best * 1e3);
 }
@@ -149,7 +150,7 @@ bool Link::hedgeFrom(size_t q, uint64_t now) {
     // Silence is judged against the link's best round trips too: under
     // load acks come a queue's drain apart on every path, and taking
     // chunks over then only sends them twice.
-    const auto loadNs = static_cast<uint64_t>(kHedgeRttFactor * static_cast<double>(bestRttNs()));
+    const auto loadNs = static_cast<uint64_t>(kHedgeRttFactor * static_cast<double>(bestLiveNs(&probe::PathHealth::loadedRttEwmaUs)));
     if (now - slow.lastAckNs < std::max(barNs, loadNs)) continue;
     // The chunk the receiver needs first: lowest message, then offset (the
     // hand-out order may differ after re-sends).
@@ -502,13 +503,7 @@ Status Link::handleControl(size_t p, uint64_t now) {
         const uint64_t queued = std::min(path.in.offset, rtt) + std::min(path.in.seq, rtt);
         const uint64_t net = rtt > queued ? rtt - queued : 0;
         const bool away = path.in.msgBytes != 0 || backFromAway_;
-        uint64_t sibling = 0;
-        for (size_t q = 0; q < paths_.size(); ++q) {
-          const Path& o = paths_[q];
-          if (q == p || o.dead || o.health.state() == probe::PathState::kDown) continue;
-          const auto ns = static_cast<uint64_t>(o.health.netRttEwmaUs() * 1e3);
-          if (ns > 0 && (sibling == 0 || ns < sibling)) sibling = ns;
-        }
+        const uint64_t sibling = bestLiveNs(&probe::PathHealth::netRttEwmaUs, p);
         path.health.onRttSample(now, rtt, net, !away, sibling);
       }
       if (path.in.tag == probe_.sentNs) probe_.rttNs = now - probe_.sentNs;

@@ -200,8 +200,9 @@ class Link : public transport::Connection {
   Status applyStaged();
   void fillEstimates(uint64_t now);
   bool hedgeFrom(size_t idlePath, uint64_t now);
-  // The smallest loaded RTT EWMA of the live paths (ns; 0: none measured).
-  uint64_t bestRttNs() const;
+  // The smallest positive `metricUs` of the live (not dead, not down)
+  // paths other than `except`, in ns; 0: none has one.
+  uint64_t bestLiveNs(double (probe::PathHealth::*metricUs)() const, size_t except = SIZE_MAX) const;
   void checkNetworkProgress(Path& path, uint64_t now);
   void onTransition(size_t p, const probe::Transition& t);
   void queueAck(Path& path, uint64_t now, bool force);
