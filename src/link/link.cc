@@ -1,8 +1,10 @@
 // A link over several paths; see link.h.
 #include "link/link.h"
 
+#include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -103,9 +105,12 @@ void Link::requeueInflight(Path& path) {
   // Every chunk the path holds unacknowledged goes to the others; if the
   // path delivers it after all, the receiver drops the second copy. The
   // entries stay: their acknowledgement, if it comes, still counts.
+  // (Even those the peer's kernel has: their acks come back on this path.)
   for (Inflight& f : path.inflight) {
     if (f.requeued) continue;
     f.requeued = true;
+    path.inflightBytes -= f.len;
+    --path.waiting;
     OutMsg* m = outMsg(f.seq);
     if (m == nullptr || m->chunk[f.chunk] == kAcked) continue;
     resend_.push_back(Resend{f.seq, f.chunk});
@@ -114,10 +119,26 @@ void Link::requeueInflight(Path& path) {
   std::sort(resend_.begin(), resend_.end(), [](const Resend& a, const Resend& b) {
     return a.seq != b.seq ? a.seq < b.seq : a.chunk < b.chunk;
   });
-  path.inflightBytes = 0;
-  path.waiting = 0;
   // A frame half written must no longer read the user's buffer.
   detachCur(path);
+}
+
+uint64_t Link::deliveredBytes(const Path& path) const {
+  // Written minus what the socket still holds (unsent or unacknowledged).
+  int queued = 0;
+  if (ioctl(path.desc.fd, SIOCOUTQ, &queued) != 0 || queued < 0) return 0;
+  const auto q = static_cast<uint64_t>(queued);
+  return path.wireBytes > q ? path.wireBytes - q : 0;
+}
+
+uint64_t Link::ackGapNs(const Path& path) const {
+  uint64_t rto = 0;
+  for (const Path& o : paths_) {
+    if (&o == &path || o.dead || o.health.state() == probe::PathState::kDown || o.rtoNs == 0) continue;
+    rto = rto == 0 ? o.rtoNs : std::min(rto, o.rtoNs);
+  }
+  if (rto == 0) rto = path.rtoNs;  // no other path to go by
+  return std::max<uint64_t>(opt_.probe.downUs * 1000 / 2, rto);
 }
 
 uint64_t Link::bestLiveNs(double (probe::PathHealth::*metricUs)() const, size_t except) const {
@@ -161,6 +182,13 @@ bool Link::hedgeFrom(size_t q, uint64_t now) {
         if (first == nullptr || f.seq < first->seq || (f.seq == first->seq && f.chunk < first->chunk)) first = &f;
       }
       if (first == nullptr) break;
+      // Already in the peer's kernel while the path still moves either
+      // way: its ack waits behind the peer's own data (or the peer has not
+      // read it yet); another copy would arrive no sooner. (A path that
+      // died after delivering it moves neither way: its ack never comes.)
+      const uint64_t gapNs = ackGapNs(slow);
+      const bool moving = now - slow.lastRxNs < gapNs || now - slow.tcpAckedChangeNs < gapNs;
+      if (moving && first->wireEnd <= deliveredBytes(slow)) break;
       first->requeued = true;
       slow.inflightBytes -= first->len;
       --slow.waiting;
@@ -377,11 +405,13 @@ bool Link::nextChunkFor(size_t p, uint64_t now, Frame* f, const char** payload) 
   *f = Frame{kFrameData, len, seq, static_cast<uint64_t>(chunk) * kChunkBytes, m->bytes, m->tag};
   *payload = m->data + static_cast<size_t>(chunk) * kChunkBytes;
   Path& path = paths_[p];
-  path.inflight.push_back(Inflight{seq, chunk, len, false});
+  // The frame is written next, after everything written before it.
+  path.inflight.push_back(Inflight{seq, chunk, len, false, path.wireBytes + sizeof(Frame) + len});
   path.inflightBytes += len;
   path.unackedBytes += len;
   if (++path.waiting == 1) {
     path.lastAckNs = now;  // the stall clock starts now
+    path.tcpAckedChangeNs = now;  // and the kernel's silence is counted from now
     path.rateStartNs = now;
     path.rateBytes = 0;
   }
@@ -427,6 +457,7 @@ Status Link::progressSend(size_t p, uint64_t now, bool* moved, bool startNew) {
     // counts (or the executor's timeout would never fire while pings flow).
     if (path.cur.kind == kFrameData) *moved = true;
     path.curDone += static_cast<size_t>(w);
+    path.wireBytes += static_cast<uint64_t>(w);
     if (path.curDone < kHdr + path.cur.len) return Status::ok();
     path.curActive = false;
     path.curCopy.clear();
@@ -664,6 +695,7 @@ Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
       if (r == 0) return failPath(p, "connection closed by the peer", now);
       if (r < 0) return wouldBlock(errno) ? Status::ok() : failPath(p, errnoText("recv", errno), now);
       path.inHdrGot += static_cast<size_t>(r);
+      path.lastRxNs = now;
       if (path.inHdrGot < kHdr) return Status::ok();
       if (path.in.kind == kFrameData || path.in.kind == kFrameAck) *moved = true;
       if (isControl(path.in.kind)) {
@@ -700,6 +732,7 @@ Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
       if (r < 0) return wouldBlock(errno) ? Status::ok() : failPath(p, errnoText("recv", errno), now);
       *moved = true;
       path.inGot += static_cast<size_t>(r);
+      path.lastRxNs = now;
     }
     finishData(p);
     path.inHdrGot = 0;
@@ -710,14 +743,15 @@ Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
 }
 
 void Link::checkNetworkProgress(Path& path, uint64_t now) {
-  // Our acknowledgements are late. That is a stall only if the network
-  // stopped too: a peer busy elsewhere (or descheduled on a crowded host)
-  // reads late, but the kernel still acknowledges our bytes, or has none
-  // in flight because the peer's window is full.
+  // When our acknowledgements are late, that is a stall only if the
+  // network stopped too: a peer busy elsewhere (or descheduled on a
+  // crowded host) reads late, but the kernel still acknowledges our bytes,
+  // or has none in flight because the peer's window is full.
+  // (Read while acks are on time too, only less often: the other paths'
+  // retransmit bounds say how long a loaded rail may go silent.)
   const uint64_t lateNs = opt_.probe.downUs * 1000 / 2;
-  if (path.waiting == 0 || now - path.lastAckNs < lateNs || now - path.lastTcpCheckNs < lateNs / 4) {
-    return;
-  }
+  const bool late = now - path.lastAckNs >= lateNs;
+  if (path.waiting == 0 || now - path.lastTcpCheckNs < (late ? lateNs / 4 : lateNs)) return;
   path.lastTcpCheckNs = now;
   tcp_info ti{};
   socklen_t len = sizeof ti;
@@ -726,13 +760,14 @@ void Link::checkNetworkProgress(Path& path, uint64_t now) {
   // window may be full: it is slow, not the path), or its kernel sent an
   // ACK lately (ms resolution).
   // Stalled: bytes of ours in flight and the kernel's count of bytes the
-  // peer acknowledged unchanged for half the stall time, and not because
+  // peer acknowledged unchanged for ackGapNs, and not because
   // the peer's window is shut (zero-window probes: it reads slowly).
   // (tcpi_last_ack_recv would be simpler, but it counts in jiffies: 4 ms
   // steps at HZ=250, coarser than the stall time.)
   const uint64_t acked = len >= offsetof(tcp_info, tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked
                              ? ti.tcpi_bytes_acked
                              : 0;
+  path.rtoNs = (static_cast<uint64_t>(ti.tcpi_rtt) + 4ULL * ti.tcpi_rttvar) * 1000;
   if (acked != path.tcpBytesAcked || path.tcpAckedChangeNs == 0) {
     path.tcpBytesAcked = acked;
     path.tcpAckedChangeNs = now;
@@ -750,7 +785,7 @@ void Link::checkNetworkProgress(Path& path, uint64_t now) {
   const bool hasWnd = len >= offsetof(tcp_info, tcpi_snd_wnd) + sizeof ti.tcpi_snd_wnd;
   const bool stuckHere = hasWnd && ti.tcpi_unacked == 0 && notSent > 0;
   const bool silent = (ti.tcpi_unacked > 0 || stuckHere) && !windowShut &&
-                      now - path.tcpAckedChangeNs >= lateNs;
+                      now - path.tcpAckedChangeNs >= ackGapNs(path);
   if (!silent) {
     path.health.onProgress(now);
     path.netAliveNs = now;

@@ -114,6 +114,7 @@ class Link : public transport::Connection {
     uint32_t chunk;
     uint32_t len;
     bool requeued;   // also handed to another path since; its ack still counts
+    uint64_t wireEnd;  // the path's byte stream up to the end of this frame
   };
   struct Resend {
     uint64_t seq;
@@ -171,6 +172,9 @@ class Link : public transport::Connection {
     uint64_t tcpBytesAcked = 0;
     uint64_t tcpAckedChangeNs = 0;
     uint64_t netAliveNs = 0;        // when TCP_INFO last showed the network moving
+    uint64_t rtoNs = 0;             // the kernel's retransmit bound: srtt + 4 rttvar (0: unknown)
+    uint64_t wireBytes = 0;         // bytes written to the socket, all frames
+    uint64_t lastRxNs = 0;          // when bytes were last read from the socket
   };
 
   Status pathError(size_t p, const std::string& what);
@@ -204,6 +208,15 @@ class Link : public transport::Connection {
   // paths other than `except`, in ns; 0: none has one.
   uint64_t bestLiveNs(double (probe::PathHealth::*metricUs)() const, size_t except = SIZE_MAX) const;
   void checkNetworkProgress(Path& path, uint64_t now);
+  // How long the kernel may go without acknowledging our bytes on `path`
+  // before it counts as silent: the smallest retransmit bound of the
+  // other live paths (queues on a loaded rail delay every ack by a round
+  // trip; a dead path's own bound would stretch with the fault), at least
+  // half the stall time.
+  uint64_t ackGapNs(const Path& path) const;
+  // Bytes of the path's stream the peer's kernel has: what it received,
+  // whether or not the peer has read it yet. 0 when the socket says nothing.
+  uint64_t deliveredBytes(const Path& path) const;
   void onTransition(size_t p, const probe::Transition& t);
   void queueAck(Path& path, uint64_t now, bool force);
   // How long a frame queued on the path now waits behind the data before
