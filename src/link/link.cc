@@ -52,12 +52,19 @@ Link::~Link() {
   // closed with unread bytes in it (the peer's acks, pongs) resets the
   // connection, and the kernel drops what it had not delivered yet (an
   // eager send that completed once written, lost packets being re-sent).
-  // So: until every frame is acknowledged (at most kCloseDrainNs), keep
-  // the link moving; then stop sending and read what is left.
+  // So: until every frame is acknowledged and every ack we owe is written
+  // (at most kCloseDrainNs), keep the link moving; then stop sending, and
+  // on a path still carrying data read until the kernel has our last bytes
+  // acknowledged or the peer stops sending too (at most kCloseLingerNs):
+  // bytes that come after close() would reset the connection under what
+  // the kernel has not delivered yet (TCP backing off on a lossy path can
+  // take seconds).
   const uint64_t deadline = nowNs() + kCloseDrainNs;
   auto owed = [this] {
     for (const Path& p : paths_) {
-      if (!p.dead && (p.unackedBytes > 0 || p.curActive)) return true;
+      if (!p.dead && (p.unackedBytes > 0 || p.curActive || !p.ctrl.empty() || p.rxFrames != p.ackQueued)) {
+        return true;
+      }
     }
     return false;
   };
@@ -71,13 +78,36 @@ Link::~Link() {
       poll(fds.data(), fds.size(), 1);
     }
   }
+  std::vector<pollfd> open;
   for (Path& p : paths_) {
     if (p.desc.fd < 0) continue;
     shutdown(p.desc.fd, SHUT_WR);
-    char sink[4096];
-    while (recv(p.desc.fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+    // (A down path's chunks went elsewhere, unless striping is static.)
+    if (!p.dead && !p.eof && (!opt_.reroute || p.health.state() != probe::PathState::kDown)) {
+      open.push_back(pollfd{p.desc.fd, POLLIN, 0});
     }
-    close(p.desc.fd);
+  }
+  const uint64_t lingerEnd = nowNs() + kCloseLingerNs;
+  while (!open.empty() && nowNs() < lingerEnd) {
+    poll(open.data(), open.size(), 1);
+    for (size_t i = 0; i < open.size();) {
+      char sink[4096];
+      ssize_t r = 0;
+      while ((r = recv(open[i].fd, sink, sizeof sink, MSG_DONTWAIT)) > 0) {
+      }
+      const bool failed = r < 0 && !wouldBlock(errno);
+      int queued = 0;
+      const bool delivered = ioctl(open[i].fd, SIOCOUTQ, &queued) == 0 && queued == 0;
+      if (r == 0 || failed || delivered) {  // the peer's end closed too, or has it all
+        open[i] = open.back();
+        open.pop_back();
+      } else {
+        ++i;
+      }
+    }
+  }
+  for (Path& p : paths_) {
+    if (p.desc.fd >= 0) close(p.desc.fd);
   }
 }
 
@@ -183,9 +213,10 @@ bool Link::hedgeFrom(size_t q, uint64_t now) {
       }
       if (first == nullptr) break;
       // Already in the peer's kernel while the path still moves either
-      // way: its ack waits behind the peer's own data (or the peer has not
-      // read it yet); another copy would arrive no sooner. (A path that
-      // died after delivering it moves neither way: its ack never comes.)
+      // way: the peer has not read it yet, or its ack is on the way (on
+      // whichever path the peer finds quickest); another copy would
+      // arrive no sooner. (A path that died after delivering it moves
+      // neither way: then its ack may never come.)
       const uint64_t gapNs = ackGapNs(slow);
       const bool moving = now - slow.lastRxNs < gapNs || now - slow.tcpAckedChangeNs < gapNs;
       if (moving && first->wireEnd <= deliveredBytes(slow)) break;
@@ -514,9 +545,16 @@ void Link::handleAck(size_t p, uint64_t count, uint64_t now) {
 Status Link::handleControl(size_t p, uint64_t now) {
   Path& path = paths_[p];
   switch (path.in.kind) {
-    case kFrameAck:
-      handleAck(p, path.in.tag, now);
+    case kFrameAck: {
+      // For this path, or (seq = k + 1) for path k, whose own way back was slower.
+      const uint64_t forPath = path.in.seq == 0 ? p : path.in.seq - 1;
+      if (forPath >= paths_.size()) {
+        return pathError(p, "ack for path " + std::to_string(forPath) + " of " + std::to_string(paths_.size()) +
+                                " (corrupt stream)");
+      }
+      handleAck(static_cast<size_t>(forPath), path.in.tag, now);
       break;
+    }
     case kFramePing: {
       // Echoes the ping's time and queueing; adds the pong's own queueing
       // and whether the ping was read in the first round after this side
@@ -886,7 +924,7 @@ Status Link::progress(bool* moved) {
     Path& path = paths_[p];
     if (path.dead) continue;
     MRD_TRY(progressRecv(p, now, moved));
-    queueAck(path, now, false);
+    queueAck(p, now, false);
     path.health.onOutstanding(now, path.waiting > 0);
     checkNetworkProgress(path, now);
     // A stall is judged against the other paths: when none of them shows
@@ -955,19 +993,46 @@ int64_t Link::timerDueUs() const {
   return due;
 }
 
-void Link::queueAck(Path& path, uint64_t now, bool force) {
+void Link::queueAck(size_t p, uint64_t now, bool force) {
   // One cumulative ack per round and path when a sender waits for it;
   // eager senders do not, so theirs are gathered (16 frames, 200 us, or
   // the end of the operation): half the frames for small messages.
+  Path& path = paths_[p];
   if (path.rxFrames == path.ackQueued) return;
   // (`now` may predate the frame: it is taken once per progress round.)
   const bool overdue = now > path.firstUnackedRxNs && now - path.firstUnackedRxNs >= 200000;
   if (!force && !path.ackUrgent && path.rxFrames - path.ackQueued < 16 && !overdue) {
     return;
   }
+  // On its own path, and a copy on another where it waits clearly less:
+  // behind our own data on a path slowed both ways it would wait at the
+  // slow rate, and the sender's message with it. (The copy only: should
+  // that path die with it, no later ack may come to replace it.)
   path.ctrl.push(Frame{kFrameAck, 0, 0, 0, 0, path.rxFrames});
+  const size_t via = ackPath(p);
+  if (via != p) paths_[via].ctrl.push(Frame{kFrameAck, 0, p + 1, 0, 0, path.rxFrames});
   path.ackQueued = path.rxFrames;
   path.ackUrgent = false;
+}
+
+size_t Link::ackPath(size_t p) const {
+  // Its own path unless another live one is clearly quicker (by half, and
+  // by more than kAckDetourNs): acks that wander for little gain only
+  // spread the reverse traffic.
+  const uint64_t own = paths_[p].dead ? UINT64_MAX : queueAheadNs(paths_[p]);
+  size_t best = p;
+  uint64_t bestNs = own;
+  for (size_t q = 0; q < paths_.size(); ++q) {
+    const Path& o = paths_[q];
+    if (q == p || o.dead || o.health.state() == probe::PathState::kDown) continue;
+    const uint64_t ns = queueAheadNs(o);
+    if (ns < bestNs) {
+      best = q;
+      bestNs = ns;
+    }
+  }
+  if (best != p && own != UINT64_MAX && (bestNs > own / 2 || own - bestNs < kAckDetourNs)) return p;
+  return best;
 }
 
 uint64_t Link::queueAheadNs(const Path& path) const {
@@ -985,12 +1050,15 @@ Status Link::flush(bool* idle) {
   away_ = true;  // the operation ended: nothing reads until the next one
   bool moved = false;
   *idle = true;
+  // Only acks a sender waits for (or overdue ones): a lone ack per
+  // operation would double a latency-bound loop's frames. (All queued
+  // first: one may go on another path.)
+  for (size_t p = 0; p < paths_.size(); ++p) {
+    if (!paths_[p].dead) queueAck(p, now, false);
+  }
   for (size_t p = 0; p < paths_.size(); ++p) {
     Path& path = paths_[p];
     if (path.dead) continue;
-    // Only acks a sender waits for (or overdue ones): a lone ack per
-    // operation would double a latency-bound loop's frames.
-    queueAck(path, now, false);
     MRD_TRY(progressSend(p, now, &moved, /*startNew=*/false));
     if (!path.dead && (path.curActive || !path.ctrl.empty())) *idle = false;
   }

@@ -218,7 +218,9 @@ class Link : public transport::Connection {
   // whether or not the peer has read it yet. 0 when the socket says nothing.
   uint64_t deliveredBytes(const Path& path) const;
   void onTransition(size_t p, const probe::Transition& t);
-  void queueAck(Path& path, uint64_t now, bool force);
+  void queueAck(size_t p, uint64_t now, bool force);
+  // The path an ack for path p's frames goes on (see queueAck).
+  size_t ackPath(size_t p) const;
   // How long a frame queued on the path now waits behind the data before
   // it (unacknowledged bytes over the path's goodput), ns.
   uint64_t queueAheadNs(const Path& path) const;
@@ -253,6 +255,9 @@ class Link : public transport::Connection {
   Status lastFailure_;  // why the last path died
   // How long closing a link waits for the peer to acknowledge what it sent.
   static constexpr uint64_t kCloseDrainNs = 1'000'000'000;
+  // And how long it reads, once done sending, until the peer's kernel has
+  // it all (or the peer is done too).
+  static constexpr uint64_t kCloseLingerNs = 5'000'000'000;
   // A probe unanswered this long no longer holds back the next one.
   static constexpr uint64_t kPingGiveUpNs = 1'000'000'000;
   // A path that owes acks and has been silent for S us is credited with at
@@ -268,6 +273,8 @@ class Link : public transport::Connection {
   static constexpr double kHedgeFactor = 4;
   static constexpr double kHedgeRttFactor = 4;
   static constexpr uint64_t kHedgeFloorNs = 1'000'000;
+  // An ack leaves its own path only for one quicker by more than this.
+  static constexpr uint64_t kAckDetourNs = 500'000;
   // Between operations nothing reads the sockets: a probe read in the
   // first round after one measured this side's absence, not the network.
   bool away_ = false;          // an operation ended (flush) and none has progressed since
