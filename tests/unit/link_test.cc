@@ -405,6 +405,71 @@ TEST(Link, AStalledPathComesBackBetweenShortOperations) {
   p.b.reset();
 }
 
+// The wire side of acks that come back on another path (the receiver
+// sends a copy on its quickest path when its own way back is slow): an ack
+// for path k may arrive on any path (seq = k + 1) and counts for k; one
+// naming a path the link does not have is a corrupt stream.
+TEST(Link, AnAckForAnotherPathCountsThereAndABadOneIsAnError) {
+  std::vector<PathDesc> da;
+  int raw[2];
+  for (int i = 0; i < 2; ++i) {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    PathDesc d;
+    d.fd = sv[0];
+    d.rail = i;
+    d.localNic = "a" + std::to_string(i);
+    d.remoteNic = "b" + std::to_string(i);
+    da.push_back(d);
+    raw[i] = sv[1];  // the peer's end, spoken by hand
+  }
+  auto a = std::make_unique<Link>(1, 0, 0, da, LinkOptions());
+  std::vector<char> out = pattern(4 * kChunkBytes, 9);  // above kEagerBytes: done only when acked
+  Request s{1, out.data(), out.size()};
+  ASSERT_TRUE(a->postSend(&s).isOk());
+  // Read what the link writes; count its data frames per path.
+  uint64_t frames[2] = {0, 0};
+  std::vector<char> got[2];
+  auto readRaw = [&] {
+    for (int k = 0; k < 2; ++k) {
+      char buf[65536];
+      ssize_t n;
+      while ((n = recv(raw[k], buf, sizeof buf, MSG_DONTWAIT)) > 0) got[k].insert(got[k].end(), buf, buf + n);
+      while (got[k].size() >= sizeof(Frame)) {
+        Frame f;
+        std::memcpy(&f, got[k].data(), sizeof f);
+        if (got[k].size() < sizeof f + f.len) break;
+        if (f.kind == kFrameData) ++frames[k];
+        got[k].erase(got[k].begin(), got[k].begin() + static_cast<std::ptrdiff_t>(sizeof f + f.len));
+      }
+    }
+  };
+  bool moved = false;
+  for (int i = 0; i < 200 && frames[0] + frames[1] < 4; ++i) {
+    ASSERT_TRUE(a->progress(&moved).isOk());
+    readRaw();
+  }
+  ASSERT_EQ(frames[0] + frames[1], 4u);
+  ASSERT_GT(frames[0], 0u) << "both paths should carry chunks";
+  ASSERT_GT(frames[1], 0u) << "both paths should carry chunks";
+  EXPECT_FALSE(s.done);
+  // Each path's ack on the other path.
+  for (int k = 0; k < 2; ++k) {
+    Frame ack{kFrameAck, 0, static_cast<uint64_t>(k) + 1, 0, 0, frames[k]};
+    ASSERT_EQ(send(raw[1 - k], &ack, sizeof ack, MSG_NOSIGNAL), static_cast<ssize_t>(sizeof ack));
+  }
+  for (int i = 0; i < 200 && !s.done; ++i) ASSERT_TRUE(a->progress(&moved).isOk());
+  EXPECT_TRUE(s.done) << "acks that came on the other path did not count: " << a->describeState();
+  Frame bad{kFrameAck, 0, 7, 0, 0, 1};  // "path 6" of 2
+  ASSERT_EQ(send(raw[0], &bad, sizeof bad, MSG_NOSIGNAL), static_cast<ssize_t>(sizeof bad));
+  Status st;
+  for (int i = 0; i < 200 && st.isOk(); ++i) st = a->progress(&moved);
+  EXPECT_EQ(st.code(), mrdRemoteError);
+  EXPECT_NE(st.message().find("ack for path 6 of 2"), std::string::npos) << st.message();
+  for (int fd : raw) close(fd);
+  a.reset();
+}
+
 TEST(Link, EveryPathDeadIsAnErrorNamingThePeer) {
   Pair p = makePair(2);
   std::vector<char> out = pattern(1 << 20, 5), in(1 << 20);
