@@ -207,9 +207,18 @@ Communicator::~Communicator() {
     initThread_.join();
   }
   stopWorker();
-  // Peers still waiting for data from this rank fail fast instead of
-  // running into their timeout.
-  for (auto& t : transports_) t->abort();
+  // The connections close first, each after delivering what it owes: a
+  // transport's abort() shuts sockets down under data TCP may not have
+  // delivered yet (the last eager send of an operation, on a lossy path),
+  // and the reset it leads to loses that data. A peer still waiting for
+  // this rank sees the close at once; shared-memory peers are woken by the
+  // abort below, so they too fail fast instead of running into their
+  // timeout.
+  conns_.clear();
+  for (auto& t : transports_) {
+    t->forgetConnections();
+    t->abort();
+  }
   for (Stream* s : streams_) s->detach();
   magic_ = 0;
 }

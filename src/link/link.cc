@@ -482,7 +482,15 @@ Status Link::progressSend(size_t p, uint64_t now, bool* moved, bool startNew) {
     ssize_t w = sendmsg(path.desc.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
       if (wouldBlock(errno)) return Status::ok();
-      return failPath(p, errnoText("send", errno), now);
+      const int err = errno;
+      // A peer that closed once it had all it needed resets the
+      // connection when a late ack or ping reaches it; what it sent last
+      // may still wait in our kernel: read that first (reading stops at
+      // the reset, and marks the path dead itself).
+      bool read = false;
+      MRD_TRY(progressRecv(p, now, &read));
+      if (read) *moved = true;
+      return path.dead ? Status::ok() : failPath(p, errnoText("send", err), now);
     }
     // Probes and acks moving is not the operation moving: only data
     // counts (or the executor's timeout would never fire while pings flow).

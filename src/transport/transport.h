@@ -130,6 +130,10 @@ class Transport {
   }
   // Makes peers fail fast (they see the connection close) and wakes sleepers.
   virtual void abort() = 0;
+  // The connections it made are destroyed (they closed their handles):
+  // a later abort() must not touch those handles (numbers a new socket
+  // may have by now).
+  virtual void forgetConnections() {}
 };
 
 // Built-in transports, in the default order of preference.

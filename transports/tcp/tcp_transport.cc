@@ -56,6 +56,10 @@ class TcpTransport : public Transport {
     std::lock_guard<std::mutex> g(mu_);
     for (int fd : fds_) shutdown(fd, SHUT_RDWR);
   }
+  void forgetConnections() override {
+    std::lock_guard<std::mutex> g(mu_);
+    fds_.clear();
+  }
 
  private:
   std::mutex mu_;
