@@ -189,9 +189,10 @@ bool Link::hedgeFrom(size_t q, uint64_t now) {
   // when its last chunk lands, and a path that slowed down (rate cut, loss
   // recovery) would hold it. Whichever copy lands first counts.
   const Path& idle = paths_[q];
-  if (idle.dead || idle.health.state() == probe::PathState::kDown) return false;
+  if (idle.dead) return false;
   if (idle.unackedBytes + kChunkBytes > opt_.pathCapBytes && idle.unackedBytes > 0) return false;
   fillEstimates(now);
+  if (!est_[q].usable) return false;  // down (unless every path is: then the liveliest)
   const double qRate = std::max(creditedRate(est_, q, opt_.fallbackBytesPerUs), 1e-6);
   const double qUs = static_cast<double>(idle.unackedBytes + kChunkBytes) / qRate + est_[q].rttUs;
   const uint64_t barNs = std::max<uint64_t>(kHedgeFloorNs, static_cast<uint64_t>(kHedgeFactor * qUs * 1e3));
@@ -374,11 +375,21 @@ void Link::fillEstimates(uint64_t now) {
   }
   // With every path down but not dead there is nowhere better to go:
   // keep using them (a busy peer looks like a bad path, and waiting for a
-  // path to prove itself healthy could wait forever).
+  // path to prove itself healthy could wait forever), the ones that showed
+  // life last (an ack, or the kernel acknowledging our bytes) first: one
+  // judged down under load beside a rail that is really gone.
   bool any = false;
   for (const PathEstimate& e : est_) any = any || e.usable;
   if (!any) {
-    for (size_t i = 0; i < paths_.size(); ++i) est_[i].usable = !paths_[i].dead;
+    uint64_t freshest = 0;
+    for (const Path& p : paths_) {
+      if (!p.dead) freshest = std::max({freshest, p.lastAckRecvNs, p.netAliveNs});
+    }
+    const uint64_t slackNs = opt_.probe.downUs * 1000;
+    for (size_t i = 0; i < paths_.size(); ++i) {
+      const Path& p = paths_[i];
+      est_[i].usable = !p.dead && std::max(p.lastAckRecvNs, p.netAliveNs) + slackNs >= freshest;
+    }
   }
 }
 
