@@ -59,7 +59,8 @@ TEST(ShmCleanup, NoSegmentOutlivesSetupAndStaleOnesAreRemoved) {
   ASSERT_GE(fd, 0);
   ASSERT_EQ(ftruncate(fd, 4096), 0);
   close(fd);
-  ASSERT_EQ(segmentsOf(dead).size(), 1u);
+  // (Not checked to be there now: a test running beside this one, in
+  // another process, may clean it up first, as it should.)
   initAndAllreduce(3);
   EXPECT_TRUE(segmentsOf(dead).empty()) << "stale segment of a dead pid left in /dev/shm";
   EXPECT_TRUE(segmentsOf(getpid()).empty());
