@@ -104,15 +104,22 @@ std::vector<std::string> PathReport::Reactions(const std::vector<FaultEvent>& ev
     const FaultEvent& e = events[i];
     const bool repair = IsRepair(e.what);
     const uint64_t until = i + 1 < events.size() ? events[i + 1].mono_us : UINT64_MAX;
+    // Only the rail the fault names ("... rail N ..."), when it names one:
+    // a healthy rail's passing state change is no reaction to it.
+    int rail = -1;
+    const size_t named = e.what.find("rail ");
+    if (named != std::string::npos) std::sscanf(e.what.c_str() + named, "rail %d", &rail);
     const StateChange* first = nullptr;
     for (const StateChange& c : changes_) {
       if (c.mono_us < e.mono_us || c.mono_us >= until) continue;
+      if (rail >= 0 && c.rail != rail) continue;
       if ((c.to > c.from) != repair) {
         first = &c;
         break;
       }
     }
-    // "... (applied in N us)": how long the fault's own commands took.
+    // "... (applied in N us[, in effect after E us])": how long the
+    // fault's own commands took, and when the kernel reported the change.
     std::string took;
     const size_t at = e.what.rfind("(applied in ");
     if (at != std::string::npos) {
@@ -121,15 +128,23 @@ std::vector<std::string> PathReport::Reactions(const std::vector<FaultEvent>& ev
       std::snprintf(t, sizeof(t), "; the fault took %.1f ms to apply", us / 1e3);
       took = t;
     }
-    char buf[320];
+    double effect_us = -1;
+    const size_t eff = e.what.rfind("in effect after ");
+    if (eff != std::string::npos) effect_us = std::strtod(e.what.c_str() + eff + 16, nullptr);
+    char buf[512];
     if (first == nullptr) {
       std::snprintf(buf, sizeof(buf), "%s: no path state change %s before the next event",
                     e.what.c_str(), repair ? "back towards healthy" : "towards down");
     } else {
+      const double after_us = static_cast<double>(first->mono_us - e.mono_us);
+      char effect[64] = "";
+      if (effect_us >= 0) {
+        std::snprintf(effect, sizeof(effect), ", %.1f ms after it took effect", (after_us - effect_us) / 1e3);
+      }
       std::snprintf(buf, sizeof(buf),
-                    "%s: first reaction %.1f ms after it began (peer %d channel %d rail %d %s -> %s%s)",
-                    e.what.c_str(), (first->mono_us - e.mono_us) / 1e3, first->peer, first->channel,
-                    first->rail, StateName(first->from), StateName(first->to), took.c_str());
+                    "%s: first reaction %.1f ms after it began%s (peer %d channel %d rail %d %s -> %s%s)",
+                    e.what.c_str(), after_us / 1e3, effect, first->peer, first->channel, first->rail,
+                    StateName(first->from), StateName(first->to), took.c_str());
     }
     out.emplace_back(buf);
   }

@@ -57,8 +57,13 @@
 # long its commands took, e.g. "rail_fault 1764250000123456: rate rail 1
 # hosts 0,1 50mbit (tbf burst 16384b latency 50ms, both directions)
 # (applied in 9120 us)" (flap: one line when it starts, one when it ends,
-# stamped then). Exit status 0 when done, 1 when a command failed (with its
-# message on stderr), 2 for a usage error or a missing NETNS_JOB_* variable.
+# stamped then). rate, down and up also say when the kernel first reported
+# the change (a qdisc or link event, from `tc`/`ip -ts monitor` started
+# before the commands): "(applied in N us, in effect after E us)", so a
+# reaction can be timed from the fault itself rather than from the
+# commands' start. Exit status 0 when done, 1 when a command failed (with
+# its message on stderr), 2 for a usage error or a missing NETNS_JOB_*
+# variable.
 set -uo pipefail
 # A fault is applied while the job keeps every core busy: at the highest
 # priority (root may) the commands run at once, so the time it took to
@@ -77,14 +82,51 @@ now_ms() {
 }
 # The time an action started (before its first command), for its line.
 stamp=""
+effect=""
+done_at=""
 say() {
   local now
-  now=$(now_us)
+  now=${done_at:-$(now_us)}
   if [[ -n $stamp ]]; then
-    echo "rail_fault $stamp: $* (applied in $((now - stamp)) us)"
+    echo "rail_fault $stamp: $* (applied in $((now - stamp)) us${effect:-})"
   else
     echo "rail_fault $now: $*"
   fi
+}
+
+# Kernel events while an action runs: `$1 -ts -n NS monitor [$2]` in each
+# listed host (and, with $3 = root, in the namespace of the host-side
+# veths), started before its commands (mon_start) and read after them
+# (mon_effect REGEX: "in effect after E us", E from `stamp` to the earliest
+# matching event; nothing when none was seen). `done_at` marks the end of
+# the commands themselves, for "applied in".
+mon_dir=""
+mon_pids=()
+mon_start() {
+  local h
+  mon_dir=$(mktemp -d)
+  mon_pids=()
+  for h in "${hosts[@]}"; do
+    "$1" -ts -n "${namespaces[h]}" monitor ${2:+"$2"} >"$mon_dir/h$h" 2>/dev/null &
+    mon_pids+=($!)
+  done
+  if [[ ${3:-} == root ]]; then
+    "${root_cmd[@]}" "$1" -ts monitor ${2:+"$2"} >"$mon_dir/root" 2>/dev/null &
+    mon_pids+=($!)
+  fi
+  sleep 0.05  # subscribed before the first command
+}
+mon_effect() {
+  local t first=""
+  sleep 0.01  # the last events read
+  kill "${mon_pids[@]}" 2>/dev/null
+  wait "${mon_pids[@]}" 2>/dev/null
+  while read -r t; do
+    t=$(date -d "$t" +%s%6N 2>/dev/null) || continue
+    [[ -z $first || $t -lt $first ]] && first=$t
+  done < <(cat "$mon_dir"/* | grep -E "$1" | sed -n 's/^\[\([0-9T:.-]*\)\].*/\1/p')
+  rm -rf "$mon_dir"
+  [[ -n $first ]] && echo ", in effect after $((first > stamp ? first - stamp : 0)) us"
 }
 
 # Runs a command; on failure, exits 1 with the command and its output.
@@ -293,26 +335,36 @@ case $action in
         printf "%d", b + 0.5 }')
     ((burst > 0)) || die "bad RATE '$rate'"
     find_root
+    mon_start tc "" root
     # Every qdisc at once (tc -n: no mount namespace to set up), so the
     # fault takes effect within a few ms, and its line says when it began.
     stamp=$(now_us)
     errs=$(mktemp)
+    tc_pids=()
     for h in "${hosts[@]}"; do
       for k in "${sel_rails[@]}"; do
         { tc -n "${namespaces[h]}" qdisc replace dev "veth$k" root tbf rate "$rate" burst "$burst" \
             latency 50ms 2>&1 || echo "failed: tc -n ${namespaces[h]} qdisc replace dev veth$k ..."; } >>"$errs" &
+        tc_pids+=($!)
         { "${root_cmd[@]}" tc qdisc replace dev "${host_links[h * rails + k]}" root tbf rate "$rate" \
             burst "$burst" latency 50ms 2>&1 ||
             echo "failed: tc qdisc replace dev ${host_links[h * rails + k]} ..."; } >>"$errs" &
+        tc_pids+=($!)
       done
     done
-    wait
+    wait "${tc_pids[@]}"  # (not the monitors)
     if [[ -s $errs ]]; then
       msg=$(cat "$errs")
       rm -f "$errs"
       fail "$msg"
     fi
     rm -f "$errs"
+    devs=""
+    for h in "${hosts[@]}"; do
+      for k in "${sel_rails[@]}"; do devs+="${devs:+|}veth$k|${host_links[h * rails + k]}"; done
+    done
+    done_at=$(now_us)
+    effect=$(mon_effect "qdisc tbf .*dev ($devs) root")
     say "rate $what $rate (tbf burst ${burst}b latency 50ms, both directions)"
     ;;
 
@@ -361,7 +413,17 @@ case $action in
 
   down|up)
     (($# == 0)) || die "usage: $action RAIL"
+    mon_start ip link
+    stamp=$(now_us)
     if [[ $action == down ]]; then set_links down; else links_up; fi
+    done_at=$(now_us)
+    devs=""
+    for k in "${sel_rails[@]}"; do devs+="${devs:+|}veth$k"; done
+    if [[ $action == down ]]; then
+      effect=$(mon_effect " ($devs)@[^ ]* .* state DOWN")
+    else
+      effect=$(mon_effect " ($devs)@[^ ]* .* state UP")
+    fi
     say "$action $what"
     ;;
 
