@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
@@ -13,6 +14,11 @@
 #include "log/log.h"
 
 namespace mrd {
+namespace {
+// How long destroying a communicator waits, at most, for its connections
+// to deliver what they owe (all of them together).
+constexpr auto kCloseBudget = std::chrono::seconds(2);
+}  // namespace
 
 Status Communicator::init(const mrdUniqueId& id, int nranks, int rank,
                           const CommSettings& settings) {
@@ -207,18 +213,25 @@ Communicator::~Communicator() {
     initThread_.join();
   }
   stopWorker();
-  // The connections close first, each after delivering what it owes: a
-  // transport's abort() shuts sockets down under data TCP may not have
-  // delivered yet (the last eager send of an operation, on a lossy path),
-  // and the reset it leads to loses that data. A peer still waiting for
-  // this rank sees the close at once; shared-memory peers are woken by the
-  // abort below, so they too fail fast instead of running into their
-  // timeout.
-  conns_.clear();
-  for (auto& t : transports_) {
-    t->forgetConnections();
-    t->abort();
+  // The connections close first, each after delivering what it owes
+  // (within one budget for all of them, kCloseBudget): a transport's
+  // abort() shuts sockets down under data TCP may not have delivered yet
+  // (the last eager send of an operation, on a lossy path), and the reset
+  // it leads to loses that data. A peer still waiting for this rank sees
+  // the close when it comes; shared-memory peers are woken by the abort
+  // below. (An aborted communicator shut its sockets already: nothing
+  // waits then.)
+  const auto budget = std::chrono::steady_clock::now() + kCloseBudget;
+  const auto until = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(budget.time_since_epoch()).count());
+  for (auto& t : transports_) t->forgetConnections();
+  for (auto& perPeer : conns_) {
+    for (auto& c : perPeer) {
+      if (c) c->closeBy(until);
+    }
   }
+  conns_.clear();
+  for (auto& t : transports_) t->abort();
   for (Stream* s : streams_) s->detach();
   magic_ = 0;
 }

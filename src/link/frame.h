@@ -15,7 +15,7 @@ constexpr size_t kChunkBytes = 64 << 10;
 
 enum FrameKind : uint32_t {
   kFrameData = 0x4d440001,  // payload: the chunk
-  kFrameAck = 0x4d440002,   // value: data frames received on this path so far
+  kFrameAck = 0x4d440002,   // value: data frames received so far on this path (seq 0) or on path seq - 1
   kFramePing = 0x4d440003,  // value: the sender's CLOCK_MONOTONIC ns
   kFramePong = 0x4d440004,  // value: the ping's value, echoed
 };

@@ -59,7 +59,8 @@ Link::~Link() {
   // bytes that come after close() would reset the connection under what
   // the kernel has not delivered yet (TCP backing off on a lossy path can
   // take seconds).
-  const uint64_t deadline = nowNs() + kCloseDrainNs;
+  const uint64_t start = nowNs();
+  const uint64_t deadline = closeByNs_ != 0 ? std::min(start + kCloseDrainNs, closeByNs_) : start + kCloseDrainNs;
   auto owed = [this] {
     for (const Path& p : paths_) {
       if (!p.dead && (p.unackedBytes > 0 || p.curActive || !p.ctrl.empty() || p.rxFrames != p.ackQueued)) {
@@ -87,7 +88,7 @@ Link::~Link() {
       open.push_back(pollfd{p.desc.fd, POLLIN, 0});
     }
   }
-  const uint64_t lingerEnd = nowNs() + kCloseLingerNs;
+  const uint64_t lingerEnd = closeByNs_ != 0 ? std::min(nowNs() + kCloseLingerNs, closeByNs_) : nowNs() + kCloseLingerNs;
   while (!open.empty() && nowNs() < lingerEnd) {
     poll(open.data(), open.size(), 1);
     for (size_t i = 0; i < open.size();) {
@@ -106,8 +107,14 @@ Link::~Link() {
       }
     }
   }
+  // Whatever came meanwhile on any path (the others too: a path judged
+  // down still carries the peer's acks), so close() sends no reset.
   for (Path& p : paths_) {
-    if (p.desc.fd >= 0) close(p.desc.fd);
+    if (p.desc.fd < 0) continue;
+    char sink[4096];
+    while (recv(p.desc.fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+    }
+    close(p.desc.fd);
   }
 }
 
@@ -168,7 +175,10 @@ uint64_t Link::ackGapNs(const Path& path) const {
     rto = rto == 0 ? o.rtoNs : std::min(rto, o.rtoNs);
   }
   if (rto == 0) rto = path.rtoNs;  // no other path to go by
-  return std::max<uint64_t>(opt_.probe.downUs * 1000 / 2, rto);
+  // Bounded: a stale or bloated bound (a slowed rail's) must not keep a
+  // dead path looking alive for long.
+  const uint64_t downNs = opt_.probe.downUs * 1000;
+  return std::clamp<uint64_t>(rto, downNs / 2, 4 * downNs);
 }
 
 uint64_t Link::bestLiveNs(double (probe::PathHealth::*metricUs)() const, size_t except) const {
@@ -220,7 +230,8 @@ bool Link::hedgeFrom(size_t q, uint64_t now) {
       // neither way: then its ack may never come.)
       const uint64_t gapNs = ackGapNs(slow);
       const bool moving = now - slow.lastRxNs < gapNs || now - slow.tcpAckedChangeNs < gapNs;
-      if (moving && first->wireEnd <= deliveredBytes(slow)) break;
+      const bool patient = now - slow.lastAckNs < kDeliveredPatienceNs;
+      if (moving && patient && first->wireEnd <= deliveredBytes(slow)) break;
       first->requeued = true;
       slow.inflightBytes -= first->len;
       --slow.waiting;
@@ -825,7 +836,8 @@ void Link::checkNetworkProgress(Path& path, uint64_t now) {
                              ? ti.tcpi_bytes_acked
                              : 0;
   path.rtoNs = (static_cast<uint64_t>(ti.tcpi_rtt) + 4ULL * ti.tcpi_rttvar) * 1000;
-  if (acked != path.tcpBytesAcked || path.tcpAckedChangeNs == 0) {
+  const bool ackedMoved = acked != path.tcpBytesAcked;
+  if (ackedMoved || path.tcpAckedChangeNs == 0) {
     path.tcpBytesAcked = acked;
     path.tcpAckedChangeNs = now;
   }
@@ -845,7 +857,10 @@ void Link::checkNetworkProgress(Path& path, uint64_t now) {
                       now - path.tcpAckedChangeNs >= ackGapNs(path);
   if (!silent) {
     path.health.onProgress(now);
-    path.netAliveNs = now;
+    // Evidence of a working network, for the other paths' judgement: our
+    // bytes acknowledged, or none waiting (not merely a silence too short
+    // to judge yet).
+    if (ackedMoved || (ti.tcpi_unacked == 0 && !stuckHere)) path.netAliveNs = now;
   }
 }
 
@@ -1050,7 +1065,9 @@ size_t Link::ackPath(size_t p) const {
       bestNs = ns;
     }
   }
-  if (best != p && own != UINT64_MAX && (bestNs > own / 2 || own - bestNs < kAckDetourNs)) return p;
+  // (A copy always leaves a path judged down: it may be the only way back.)
+  const bool ownDown = paths_[p].health.state() == probe::PathState::kDown;
+  if (best != p && own != UINT64_MAX && !ownDown && (bestNs > own / 2 || own - bestNs < kAckDetourNs)) return p;
   return best;
 }
 

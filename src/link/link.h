@@ -88,6 +88,7 @@ class Link : public transport::Connection {
   int64_t timerDueUs() const override;
   std::string describeState() const override;
   Status flush(bool* idle) override;
+  void closeBy(uint64_t deadlineNs) override { closeByNs_ = deadlineNs; }
 
   // Makes the peer fail fast (abort): shuts every socket down.
   void shutdownAll();
@@ -148,7 +149,7 @@ class Link : public transport::Connection {
     uint64_t framesSent = 0;        // data frames handed out (ack numbering)
     uint64_t framesAcked = 0;
     uint64_t lastAckNs = 0;
-    uint64_t lastAckRecvNs = 0;     // when an ack last arrived on this path
+    uint64_t lastAckRecvNs = 0;     // when an ack for this path last arrived (on any path)
     uint64_t rateStartNs = 0;       // the goodput sample being gathered: since when
     uint64_t rateBytes = 0;         // and its bytes acknowledged so far
     // Receiving.
@@ -257,7 +258,12 @@ class Link : public transport::Connection {
   static constexpr uint64_t kCloseDrainNs = 1'000'000'000;
   // And how long it reads, once done sending, until the peer's kernel has
   // it all (or the peer is done too).
-  static constexpr uint64_t kCloseLingerNs = 5'000'000'000;
+  static constexpr uint64_t kCloseLingerNs = 1'000'000'000;
+  uint64_t closeByNs_ = 0;  // closeBy(): neither wait goes past it (0: no such bound)
+  // A chunk the peer's kernel has is not sent again elsewhere while its
+  // path still moves, for this long at most after the path's last ack (a
+  // chunk stuck behind one the peer cannot place yet needs the copy).
+  static constexpr uint64_t kDeliveredPatienceNs = 50'000'000;
   // A probe unanswered this long no longer holds back the next one.
   static constexpr uint64_t kPingGiveUpNs = 1'000'000'000;
   // A path that owes acks and has been silent for S us is credited with at

@@ -76,6 +76,10 @@ class Connection {
   }
   // One line on what is in flight (paths, messages), for timeout errors.
   virtual std::string describeState() const { return ""; }
+  // Closing (the destructor) may wait for what it still owes the peer, but
+  // not past this CLOCK_MONOTONIC time (ns): a communicator's connections
+  // share one budget instead of each taking its own.
+  virtual void closeBy(uint64_t deadlineNs) { (void)deadlineNs; }
   // True when news on this connection rings its transport's doorbell.
   virtual bool ringsDoorbell() const { return false; }
 };

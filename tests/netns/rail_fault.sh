@@ -102,6 +102,15 @@ say() {
 # the commands themselves, for "applied in".
 mon_dir=""
 mon_pids=()
+# (Also when the action fails midway: no monitor may outlive the script,
+# its netlink socket would keep the job's namespace alive.)
+mon_stop() {
+  ((${#mon_pids[@]} > 0)) && kill "${mon_pids[@]}" 2>/dev/null
+  [[ -n $mon_dir ]] && rm -rf "$mon_dir"
+  mon_pids=()
+  mon_dir=""
+}
+trap mon_stop EXIT
 mon_start() {
   local h
   mon_dir=$(mktemp -d)
@@ -120,7 +129,6 @@ mon_effect() {
   local t first=""
   sleep 0.01  # the last events read
   kill "${mon_pids[@]}" 2>/dev/null
-  wait "${mon_pids[@]}" 2>/dev/null
   while read -r t; do
     t=$(date -d "$t" +%s%6N 2>/dev/null) || continue
     [[ -z $first || $t -lt $first ]] && first=$t
