@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# ompi_rails.sh — Open MPI allreduce busbw across the two netns "hosts" of
+# ../shared/peers/netns_topo.sh, over both rails, in the scenarios
+# link_fault_perf runs (the peer figure for issue 4; not run by tests or CI;
+# needs ../shared/peers/install.sh's Open MPI and its mpi_coll_bench built).
+#
+#   ompi_rails.sh SCEN [SIZE]
+#     SCEN  healthy2  both rails of both hosts at 2gbit, btl_tcp_if_include rail0,rail1
+#           healthy1  same rate limits, btl_tcp_if_include rail0 only
+#           cut       like healthy2, but rail1 of both hosts at 100mbit (5 % rail)
+#           down      like healthy2, rail1 of both hosts set down OMPI_DOWN_AT
+#                     (3) seconds into the run (Open MPI hangs: OMPI_TIMEOUT)
+#     SIZE  allreduce buffer (bytes, K/M/G suffixes), default 16M; only this size runs
+#
+# stdout (exactly two lines):
+#   ompi SCEN busbw=<GB/s> time_us=<avg us>
+#   ompi SCEN rail_share r0=..% r1=..% rx_MB=<MB received by phost1 on rails>
+# Exit status: 0 ok; 1 benchmark failed / timed out / wrong elements / no table;
+# 2 usage; 3 topology/degrade failure.
+#
+# Env: PEERS_DIR (default ../shared/peers beside the checkout), BENCH
+#   (default /tmp/peers-build/mpi_coll_bench.openmpi: `make -C PEERS_DIR`
+#   builds it in PEERS_DIR/build, or copy the sources and build elsewhere), OMPI_ITERS (60), OMPI_WARMUP (5),
+#   OMPI_BUDGET_MS (5000: per-size time budget, caps iterations when the run is
+#   slow, e.g. the cut scenario), OMPI_TIMEOUT (120), OMPI_EXTRA_MCA (extra
+#   mpirun words, e.g. "--mca btl_tcp_links 2"), LOGDIR (a new temp dir).
+# Leaves the namespaces up; restores all rails (degrade.sh all restore) on exit.
+set -uo pipefail
+
+SCEN=${1:-}
+SIZE=${2:-16M}
+case "$SCEN" in
+  healthy2|cut|down) IFACES=rail0,rail1 ;;
+  healthy1) IFACES=rail0 ;;
+  *) sed -n '2,25p' "$0" >&2; exit 2 ;;
+esac
+
+PEERS_DIR=${PEERS_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/peers}
+BENCH=${BENCH:-/tmp/peers-build/mpi_coll_bench.openmpi}
+ITERS=${OMPI_ITERS:-60}
+WARM=${OMPI_WARMUP:-5}
+BUDGET=${OMPI_BUDGET_MS:-5000}
+TMO=${OMPI_TIMEOUT:-120}
+LOGDIR=${LOGDIR:-$(mktemp -d /tmp/ompi_rails.XXXXXX)}
+P=${PEERS_NS_PREFIX:-phost}
+TOPO=$PEERS_DIR/netns_topo.sh
+DEG=$PEERS_DIR/degrade.sh
+AGENT=$PEERS_DIR/nsexec_agent.sh
+
+[[ -x $BENCH ]] || { echo "ompi_rails: no benchmark binary $BENCH" >&2; exit 1; }
+command -v mpirun.openmpi >/dev/null || { echo "ompi_rails: mpirun.openmpi missing" >&2; exit 1; }
+mkdir -p "$LOGDIR"
+ts=$(date +%Y%m%d-%H%M%S)
+log=$LOGDIR/$SCEN.$SIZE.$ts.txt
+hf=$(mktemp /tmp/ompi_rails.hosts.XXXXXX)
+
+cleanup() {
+  rm -f "$hf"
+  "$DEG" all restore >/dev/null 2>&1 || echo "ompi_rails: WARNING: degrade.sh all restore failed" >&2
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 1. topology (only brought up when a namespace or rail is missing: `up` first
+#    tears down every phost* namespace)
+have_topo() {
+  local i r
+  for i in 0 1; do
+    ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$P$i" || return 1
+    for r in 0 1; do ip -n "$P$i" link show "rail$r" >/dev/null 2>&1 || return 1; done
+  done
+}
+if ! have_topo; then
+  # netns_topo.sh checks the rails with ping; without iputils-ping it reports
+  # "SOME RAILS UNREACHABLE" and exits 1 although everything is set up, so only
+  # the existence of the namespaces counts here and reachability is tested below.
+  "$TOPO" up 2 >&2 || echo "ompi_rails: netns_topo.sh up 2 returned non-zero (no ping?); checking the rails myself" >&2
+  have_topo || { echo "ompi_rails: netns_topo.sh up 2 failed" >&2; exit 3; }
+fi
+# ping-free reachability check: a TCP connect to a closed port of phost1 is
+# refused at once when the rail works and times out when it does not.
+for R in 0 1; do
+  out=$(ip netns exec "${P}0" timeout 3 bash -c "exec 3<>/dev/tcp/10.201.$R.2/9" 2>&1); rc=$?
+  if ((rc == 0)) || [[ $out == *refused* ]]; then :; else
+    echo "ompi_rails: ${P}0 cannot reach 10.201.$R.2 on rail$R ($out rc=$rc)" >&2; exit 3
+  fi
+done
+
+# 2. rails: restore, then 2gbit everywhere, rail1 100mbit for cut
+"$DEG" all restore >&2 || exit 3
+for H in 0 1; do
+  for R in 0 1; do
+    rate=2gbit
+    [[ $SCEN == cut && $R == 1 ]] && rate=100mbit
+    "$DEG" "$H" "$R" rate "$rate" >&2 || { echo "ompi_rails: degrade $H $R failed" >&2; exit 3; }
+  done
+done
+
+rx() { ip netns exec "${P}1" cat "/sys/class/net/rail$1/statistics/rx_bytes"; }
+
+# 3. run (mpirun inside phost0, one rank per namespace host, same launch as run_peers.sh)
+printf '10.201.0.1 slots=1\n10.201.0.2 slots=1\n' >"$hf"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+cmd=(timeout -k 10 "$TMO" ip netns exec "${P}0" mpirun.openmpi
+     --allow-run-as-root --oversubscribe --bind-to none --mca pml ob1
+     -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
+     -np 2 --map-by node --hostfile "$hf" --mca plm_rsh_agent "$AGENT"
+     --mca btl self,vader,tcp --mca btl_tcp_if_include "$IFACES" --mca oob_tcp_if_include rail0
+     ${OMPI_EXTRA_MCA:-}
+     "$BENCH" -C allreduce -b "$SIZE" -e "$SIZE" -n "$ITERS" -w "$WARM" -B "$BUDGET")
+echo "ompi_rails: ${cmd[*]}" >&2
+r0a=$(rx 0); r1a=$(rx 1)
+t0=$(date +%s.%N)
+if [[ $SCEN == down ]]; then
+  # rail 1 of both hosts goes down OMPI_DOWN_AT seconds into the run
+  ( sleep "${OMPI_DOWN_AT:-3}"; "$DEG" 0 1 down; "$DEG" 1 1 down; echo "ompi_rails: rail 1 down at $(date +%s.%N)" ) >&2 &
+fi
+"${cmd[@]}" >"$log" 2>"$log.err"
+rc=$?
+t1=$(date +%s.%N)
+r0b=$(rx 0); r1b=$(rx 1)
+echo "ompi_rails: rc=$rc wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')s log=$log" >&2
+
+# 4. parse: data line = first field numeric; columns size count type redop time algbw busbw #wrong
+read -r time_us busbw wrong < <(awk '$1 ~ /^[0-9]+$/ && NF >= 8 {t=$5; b=$7; w=$8} END {if (t != "") print t, b, w}' "$log")
+ok=1
+if ((rc != 0)); then
+  ((rc == 124 || rc == 137)) && echo "ompi_rails: TIMEOUT after ${TMO}s" >&2 || echo "ompi_rails: mpirun exit $rc" >&2
+  ok=0
+fi
+if [[ -z ${busbw:-} ]]; then echo "ompi_rails: no result row in $log" >&2; ok=0; fi
+if [[ ${wrong:-x} != 0 ]] || ! grep -q 'Out of bounds values : 0 OK' "$log"; then
+  echo "ompi_rails: wrong elements (#wrong=${wrong:-?})" >&2; ok=0
+fi
+((ok)) || { tail -n 20 "$log.err" >&2; }
+
+d0=$((r0b - r0a)); d1=$((r1b - r1a))
+share=$(awk -v a="$d0" -v b="$d1" 'BEGIN { s = a + b; if (s <= 0) { print "r0=0.0% r1=0.0% rx_MB=0"; exit }
+  printf "r0=%.1f%% r1=%.1f%% rx_MB=%.1f", 100 * a / s, 100 * b / s, s / 1e6 }')
+
+echo "ompi $SCEN busbw=${busbw:-NA} time_us=${time_us:-NA}"
+echo "ompi $SCEN rail_share $share"
+((ok)) || exit 1
+exit 0
