@@ -1040,8 +1040,8 @@ void Link::queueAck(size_t p, uint64_t now, bool force) {
   }
   // On its own path, and a copy on another where it waits clearly less:
   // behind our own data on a path slowed both ways it would wait at the
-  // slow rate, and the sender's message with it. (The copy only: should
-  // that path die with it, no later ack may come to replace it.)
+  // slow rate, and the sender's message with it. (Never the copy alone:
+  // should its path die with it, no later ack may come to replace it.)
   path.ctrl.push(Frame{kFrameAck, 0, 0, 0, 0, path.rxFrames});
   const size_t via = ackPath(p);
   if (via != p) paths_[via].ctrl.push(Frame{kFrameAck, 0, p + 1, 0, 0, path.rxFrames});
@@ -1050,9 +1050,9 @@ void Link::queueAck(size_t p, uint64_t now, bool force) {
 }
 
 size_t Link::ackPath(size_t p) const {
-  // Its own path unless another live one is clearly quicker (by half, and
-  // by more than kAckDetourNs): acks that wander for little gain only
-  // spread the reverse traffic.
+  // Another live path only when it is clearly quicker (by half, and by
+  // more than kAckDetourNs): copies sent for little gain only add to the
+  // reverse traffic.
   const uint64_t own = paths_[p].dead ? UINT64_MAX : queueAheadNs(paths_[p]);
   size_t best = p;
   uint64_t bestNs = own;

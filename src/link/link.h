@@ -220,7 +220,8 @@ class Link : public transport::Connection {
   uint64_t deliveredBytes(const Path& path) const;
   void onTransition(size_t p, const probe::Transition& t);
   void queueAck(size_t p, uint64_t now, bool force);
-  // The path an ack for path p's frames goes on (see queueAck).
+  // The path a copy of the ack for path p's frames goes on; p: no copy
+  // (see queueAck).
   size_t ackPath(size_t p) const;
   // How long a frame queued on the path now waits behind the data before
   // it (unacknowledged bytes over the path's goodput), ns.
