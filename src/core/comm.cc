@@ -50,6 +50,7 @@ Status Communicator::init(const mrdUniqueId& id, int nranks, int rank,
   env_.timeoutMs = settings_.timeoutMs;
   env_.spinUs = config::processParams().spinUs;
   MRD_TRY(setupTuner());
+  MRD_TRY(setupRelays());
   if (rank == 0) {
     MRD_LOG_INFO(kInit, "Meridian {}.{}.{}: comm {} nranks {} channels {} timeout {} ms{}",
                  MRD_MAJOR, MRD_MINOR, MRD_PATCH, commTag_, nranks_, settings_.nchannels,
@@ -184,6 +185,7 @@ void Communicator::abort() {
   abort_.store(true);
   if (initThread_.joinable()) initThread_.join();  // its waits see the flag
   if (bootstrap_) bootstrap_->shutdown();
+  stopProgress();
   for (auto& t : transports_) t->abort();
   {
     std::lock_guard<std::mutex> g(workMu_);
@@ -212,6 +214,7 @@ Communicator::~Communicator() {
     abort_.store(true);  // a destroy during init cuts its waits short
     initThread_.join();
   }
+  stopProgress();
   stopWorker();
   // The connections close first, each after delivering what it owes
   // (within one budget for all of them, kCloseBudget): a transport's
@@ -225,12 +228,14 @@ Communicator::~Communicator() {
   const auto until = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(budget.time_since_epoch()).count());
   for (auto& t : transports_) t->forgetConnections();
+  for (link::Link* l : relayLinks_) l->setRouter(nullptr);  // the links go one by one
   for (auto& perPeer : conns_) {
     for (auto& c : perPeer) {
       if (c) c->closeBy(until);
     }
   }
   conns_.clear();
+  routers_.clear();
   for (auto& t : transports_) t->abort();
   for (Stream* s : streams_) s->detach();
   magic_ = 0;

@@ -23,6 +23,7 @@
 #include "topo/job_layout.h"
 #include "transport/transport.h"
 #include "link/link.h"
+#include "link/relay_router.h"
 #include "tuner/tuner.h"
 
 namespace mrd {
@@ -110,6 +111,25 @@ class Communicator {
 
  private:
   Status setupTransports();
+  // Relaying through a third host (comm_relay.cc): with links to ranks on
+  // three or more hosts and MRD_REROUTE on, one router per channel and a
+  // progress thread that moves the links between operations (a relay must
+  // pass on frames whatever its own user is doing).
+  Status setupRelays();
+  void progressLoop();
+  void stopProgress();
+  // Counts operations running or waiting for execMu_, and when the last
+  // one ended: the progress thread keeps out of their way.
+  class OpRunning {
+   public:
+    explicit OpRunning(Communicator* c);
+    ~OpRunning();
+    OpRunning(const OpRunning&) = delete;
+    OpRunning& operator=(const OpRunning&) = delete;
+
+   private:
+    Communicator* c_;
+  };
   // Job layout, link calibration and the tuner (comm_tune.cc).
   Status setupTuner();
   Status calibrate(tuner::MachineModel* out);
@@ -171,6 +191,20 @@ class Communicator {
   std::thread worker_;
   std::thread initThread_;
   std::vector<Stream*> streams_;
+
+  std::vector<std::unique_ptr<link::RelayRouter>> routers_;
+  std::vector<link::Link*> relayLinks_;  // every link of a router, all channels
+  std::thread progressThread_;
+  std::mutex progMu_;              // progStop_, progCv_
+  std::condition_variable progCv_;
+  bool progStop_ = false;
+  std::atomic<int> opsRunning_{0};
+  std::atomic<uint64_t> lastOpEndNs_{0};  // CLOCK_MONOTONIC
+  // The thread steps in only after this long without an operation: back
+  // to back, operations move the links themselves, and a thread waking
+  // between them would only take turns with them for the cores and execMu_.
+  static constexpr uint64_t kProgressIdleNs = 1'000'000;
+  int progWakeFd_ = -1;  // eventfd: wakes the progress thread's poll to stop
 
   mutable std::mutex errMu_;
   std::string lastError_;

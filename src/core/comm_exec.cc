@@ -34,6 +34,7 @@ PlanContext Communicator::planContext() {
 }
 
 Status Communicator::execute(const std::vector<CollRequest>& reqs) {
+  OpRunning running(this);
   std::lock_guard<std::mutex> g(execMu_);
   log::ScopedRank scoped(rank_);
   if (abort_.load()) return remoteError("rank " + std::to_string(rank_) + ": communicator aborted");

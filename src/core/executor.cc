@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -76,6 +77,10 @@ void Executor::prepare(const Schedule& s, const ExecutionEnv& env) {
     }
     queues_[static_cast<size_t>(queueOf_[key])].steps.push_back(static_cast<int>(i));
   }
+  extraConns_.clear();
+  for (auto* c : env.alwaysProgress) {
+    if (std::find(activeConns_.begin(), activeConns_.end(), c) == activeConns_.end()) extraConns_.push_back(c);
+  }
 }
 
 void Executor::markDone(int step) {
@@ -139,6 +144,11 @@ Status Executor::postReady(const Schedule& s, const ExecutionEnv& env, bool* mov
 
 Status Executor::progressConnections(bool* moved) {
   for (auto* c : activeConns_) MRD_TRY(c->progress(moved));
+  if (++round_ % kExtraEvery == 0) {
+    // (Their moving is not this operation's: it must not hold off its timeout.)
+    bool relayed = false;
+    for (auto* c : extraConns_) MRD_TRY(c->progress(&relayed));
+  }
   return Status::ok();
 }
 
@@ -153,6 +163,12 @@ void Executor::collectCompletions(bool* moved) {
 }
 
 void Executor::idle(const ExecutionEnv& env, bool* moved, Status* err) {
+  // Links that only pass on other ranks' frames are moved before any sleep.
+  for (auto* c : extraConns_) {
+    bool relayed = false;
+    *err = c->progress(&relayed);
+    if (!err->isOk()) return;
+  }
   // Sleep on the doorbell only when a connection of this schedule rings it.
   transport::Transport* bell = nullptr;
   bool anyDoorbellConn = false;
@@ -161,14 +177,17 @@ void Executor::idle(const ExecutionEnv& env, bool* moved, Status* err) {
     c->addPollFds(&pollFds_);
     anyDoorbellConn = anyDoorbellConn || c->ringsDoorbell();
   }
+  for (auto* c : extraConns_) c->addPollFds(&pollFds_);
   for (auto* t : env.transports) {
     if (anyDoorbellConn && t->hasDoorbell()) bell = t;
   }
   // Connections with timers (link probes, stall checks) cap the sleep.
   int64_t timerUs = -1;
-  for (auto* c : activeConns_) {
-    int64_t t = c->timerDueUs();
-    if (t >= 0 && (timerUs < 0 || t < timerUs)) timerUs = t;
+  for (const auto* list : {&activeConns_, &extraConns_}) {
+    for (auto* c : *list) {
+      int64_t t = c->timerDueUs();
+      if (t >= 0 && (timerUs < 0 || t < timerUs)) timerUs = t;
+    }
   }
   auto capUs = [&](int64_t us) { return timerUs >= 0 && timerUs < us ? timerUs : us; };
   if (bell != nullptr && !pollFds_.empty() && bell->wakeFd() >= 0) {

@@ -28,6 +28,9 @@ struct ExecutionEnv {
   const std::atomic<bool>* abort = nullptr;
   int64_t timeoutMs = 0;
   int64_t spinUs = 0;
+  // Progressed by every operation, used or not: links that may have to
+  // relay other ranks' frames (core/comm_relay.cc).
+  std::vector<transport::Connection*> alwaysProgress;
 };
 
 class Executor {
@@ -68,6 +71,11 @@ class Executor {
   std::vector<Queue> queues_;
   std::vector<int> queueOf_;        // key (peer, channel, dir) -> index in queues_
   std::vector<transport::Connection*> activeConns_;
+  // env.alwaysProgress not among them: moved every kExtraEvery-th round
+  // and before sleeping (they only pass on other ranks' frames).
+  std::vector<transport::Connection*> extraConns_;
+  static constexpr unsigned kExtraEvery = 16;
+  unsigned round_ = 0;
   std::vector<pollfd> pollFds_;
   std::vector<uint32_t> fill_;   // cursors while building succ_
   std::vector<uint8_t> local_;   // step runs on this rank (copy, reduce, ...)

@@ -18,6 +18,13 @@ enum FrameKind : uint32_t {
   kFrameAck = 0x4d440002,   // value: data frames received so far on this path (seq 0) or on path seq - 1
   kFramePing = 0x4d440003,  // value: the sender's CLOCK_MONOTONIC ns
   kFramePong = 0x4d440004,  // value: the ping's value, echoed
+  // Two hops (relay_router.h): seq = the destination rank, offset = the
+  // origin rank; payload: the chunk's own data frame header, then its data.
+  kFrameRelay = 0x4d440005,
+  // The destination's acknowledgement of one relayed chunk, back the way it
+  // came: seq = destination (the chunk's sender), offset = origin, msgBytes
+  // = the chunk's index, tag = its message's sequence number. No payload.
+  kFrameRelayAck = 0x4d440006,
 };
 
 struct Frame {
@@ -39,6 +46,13 @@ inline uint32_t chunkLen(uint64_t msgBytes, size_t index) {
   const uint64_t off = static_cast<uint64_t>(index) * kChunkBytes;
   if (off >= msgBytes) return 0;
   return static_cast<uint32_t>(msgBytes - off < kChunkBytes ? msgBytes - off : kChunkBytes);
+}
+
+// A data frame's chunk geometry is consistent: its offset starts a chunk
+// of its message and its length is that chunk's.
+inline bool chunkHeaderValid(const Frame& f) {
+  return f.offset % kChunkBytes == 0 && f.offset / kChunkBytes < chunkCount(f.msgBytes) &&
+         f.len == chunkLen(f.msgBytes, static_cast<size_t>(f.offset / kChunkBytes));
 }
 
 }  // namespace mrd::link

@@ -15,22 +15,17 @@
 #include <cstddef>
 #include <cstring>
 
+#include "core/mono_clock.h"
 #include "log/log.h"
 #include "probe/probe_log.h"
 
 namespace mrd::link {
 namespace {
 
-uint64_t nowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 bool wouldBlock(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 
 bool isControl(uint32_t kind) {
-  return kind == kFrameAck || kind == kFramePing || kind == kFramePong;
+  return kind == kFrameAck || kind == kFramePing || kind == kFramePong || kind == kFrameRelayAck;
 }
 
 }  // namespace
@@ -59,7 +54,7 @@ Link::~Link() {
   // bytes that come after close() would reset the connection under what
   // the kernel has not delivered yet (TCP backing off on a lossy path can
   // take seconds).
-  const uint64_t start = nowNs();
+  const uint64_t start = monotonicNs();
   const uint64_t deadline = closeByNs_ != 0 ? std::min(start + kCloseDrainNs, closeByNs_) : start + kCloseDrainNs;
   auto owed = [this] {
     for (const Path& p : paths_) {
@@ -67,9 +62,9 @@ Link::~Link() {
         return true;
       }
     }
-    return false;
+    return !relayOut_.empty();  // other ranks' frames (or ours) to pass on
   };
-  while (owed() && nowNs() < deadline) {
+  while (owed() && monotonicNs() < deadline) {
     bool moved = false;
     if (!progress(&moved).isOk()) break;
     if (!moved) {
@@ -88,8 +83,8 @@ Link::~Link() {
       open.push_back(pollfd{p.desc.fd, POLLIN, 0});
     }
   }
-  const uint64_t lingerEnd = closeByNs_ != 0 ? std::min(nowNs() + kCloseLingerNs, closeByNs_) : nowNs() + kCloseLingerNs;
-  while (!open.empty() && nowNs() < lingerEnd) {
+  const uint64_t lingerEnd = closeByNs_ != 0 ? std::min(monotonicNs() + kCloseLingerNs, closeByNs_) : monotonicNs() + kCloseLingerNs;
+  while (!open.empty() && monotonicNs() < lingerEnd) {
     poll(open.data(), open.size(), 1);
     for (size_t i = 0; i < open.size();) {
       char sink[4096];
@@ -254,6 +249,11 @@ Status Link::failPath(size_t p, const std::string& why, uint64_t now) {
     path.dest = Dest::kSink;
     path.destPtr = nullptr;
   }
+  if (path.dest == Dest::kRelay) {  // a relayed frame half read: its sender sends it again
+    giveBack(&copyPool_, &path.relayBuf);
+    path.dest = Dest::kSink;
+    path.destPtr = nullptr;
+  }
   if (!opt_.reroute && !path.dead) {
     // Static striping has no other path for this one's chunks: a send
     // that needs it fails (progress), a receive waits for the timeout
@@ -303,19 +303,6 @@ Link::InMsg* Link::inMsg(uint64_t seq) {
   return &in_[static_cast<size_t>(seq - inBase_)];
 }
 
-template <typename T>
-std::vector<T> Link::takeFrom(std::vector<std::vector<T>>* pool) {
-  if (pool->empty()) return {};
-  std::vector<T> v = std::move(pool->back());
-  pool->pop_back();
-  return v;
-}
-
-template <typename T>
-void Link::giveBack(std::vector<std::vector<T>>* pool, std::vector<T>* v) {
-  if (pool->size() < 64 && v->capacity() > 0) pool->push_back(std::move(*v));
-}
-
 Status Link::postSend(transport::Request* r) {
   r->progressed = 0;
   r->done = false;
@@ -354,7 +341,7 @@ Status Link::probe() {
   // The calibration ping: on the first path that is alive.
   for (Path& p : paths_) {
     if (p.dead) continue;
-    Frame f{kFramePing, 0, 0, 0, 0, nowNs()};
+    Frame f{kFramePing, 0, 0, 0, 0, monotonicNs()};
     probe_ = transport::ProbeSample{f.tag, 0};
     p.ctrl.push(f);
     p.health.onProbeSent(f.tag);
@@ -404,39 +391,51 @@ void Link::fillEstimates(uint64_t now) {
   }
 }
 
-bool Link::nextChunkFor(size_t p, uint64_t now, Frame* f, const char** payload) {
-  // Which chunk is next: one to send again, else the first not yet sent.
-  uint64_t seq = 0;
-  uint32_t chunk = 0;
-  bool again = false;
-  bool hedged = false;  // taken over from a slow path: for this path, whatever pickPath says
+bool Link::peekChunk(uint64_t* seq, uint32_t* chunk, bool* again) {
   while (!resend_.empty()) {
     OutMsg* m = outMsg(resend_.front().seq);
     if (m != nullptr && m->chunk[resend_.front().chunk] != kAcked) break;
     resend_.pop_front();  // acknowledged meanwhile
   }
   if (!resend_.empty()) {
+    *seq = resend_.front().seq;
+    *chunk = resend_.front().chunk;
+    *again = true;
+    return true;
+  }
+  for (OutMsg& o : out_) {
+    if (o.nextFresh < o.chunk.size()) {
+      *seq = o.seq;
+      *chunk = static_cast<uint32_t>(o.nextFresh);
+      *again = false;
+      return true;
+    }
+  }
+  return false;
+}
+
+void Link::takeChunk(uint64_t seq, bool again) {
+  if (again) {
+    resend_.pop_front();
+  } else {
+    ++outMsg(seq)->nextFresh;
+  }
+}
+
+bool Link::nextChunkFor(size_t p, uint64_t now, Frame* f, const char** payload) {
+  // A cut link's chunks go through relays (pumpRelay), while one can take them.
+  if (relaying_ && relayUsable_) return false;
+  // Which chunk is next: one to send again, else the first not yet sent.
+  uint64_t seq = 0;
+  uint32_t chunk = 0;
+  bool again = false;
+  bool hedged = false;  // taken over from a slow path: for this path, whatever pickPath says
+  if (!peekChunk(&seq, &chunk, &again)) {
+    // Nothing new for this path: maybe a chunk stuck on a slower one.
+    if (!opt_.reroute || !hedgeFrom(p, now)) return false;
     seq = resend_.front().seq;
     chunk = resend_.front().chunk;
-    again = true;
-  } else {
-    OutMsg* m = nullptr;
-    for (OutMsg& o : out_) {
-      if (o.nextFresh < o.chunk.size()) {
-        m = &o;
-        break;
-      }
-    }
-    if (m == nullptr) {
-      // Nothing new for this path: maybe a chunk stuck on a slower one.
-      if (!opt_.reroute || !hedgeFrom(p, now)) return false;
-      seq = resend_.front().seq;
-      chunk = resend_.front().chunk;
-      again = hedged = true;
-    } else {
-      seq = m->seq;
-      chunk = static_cast<uint32_t>(m->nextFresh);
-    }
+    again = hedged = true;
   }
   OutMsg* m = outMsg(seq);
   const uint32_t len = chunkLen(m->bytes, chunk);
@@ -450,11 +449,7 @@ bool Link::nextChunkFor(size_t p, uint64_t now, Frame* f, const char** payload) 
     if (stripe_ % paths_.size() != p) return false;
     ++stripe_;
   }
-  if (again) {
-    resend_.pop_front();
-  } else {
-    ++m->nextFresh;
-  }
+  takeChunk(seq, again);
   *f = Frame{kFrameData, len, seq, static_cast<uint64_t>(chunk) * kChunkBytes, m->bytes, m->tag};
   *payload = m->data + static_cast<size_t>(chunk) * kChunkBytes;
   Path& path = paths_[p];
@@ -482,7 +477,7 @@ Status Link::progressSend(size_t p, uint64_t now, bool* moved, bool startNew) {
         path.cur = path.ctrl.front();
         path.ctrl.pop();
         path.curPayload = nullptr;
-      } else if (!startNew || !nextChunkFor(p, now, &path.cur, &path.curPayload)) {
+      } else if (!startNew || (!takeRelayFrame(p) && !nextChunkFor(p, now, &path.cur, &path.curPayload))) {
         return Status::ok();
       }
       path.curDone = 0;
@@ -516,7 +511,7 @@ Status Link::progressSend(size_t p, uint64_t now, bool* moved, bool startNew) {
     }
     // Probes and acks moving is not the operation moving: only data
     // counts (or the executor's timeout would never fire while pings flow).
-    if (path.cur.kind == kFrameData) *moved = true;
+    if (path.cur.kind == kFrameData || path.cur.kind == kFrameRelay) *moved = true;
     path.curDone += static_cast<size_t>(w);
     path.wireBytes += static_cast<uint64_t>(w);
     if (path.curDone < kHdr + path.cur.len) return Status::ok();
@@ -594,6 +589,8 @@ Status Link::handleControl(size_t p, uint64_t now) {
                            path.in.tag});
       break;
     }
+    case kFrameRelayAck:
+      return handleRelayAck(p, now);
     case kFramePong:
       if (path.in.tag == path.pingSentNs) path.pingSentNs = 0;
       if (path.in.tag <= now) {
@@ -627,8 +624,7 @@ Status Link::beginData(size_t p) {
                             std::to_string(f.tag) + " of " + std::to_string(f.msgBytes) +
                             " bytes (operations issued in a different order on the two ranks?)");
   }
-  if (f.offset % kChunkBytes != 0 || f.offset / kChunkBytes >= m->chunk.size() ||
-      f.len != chunkLen(f.msgBytes, static_cast<size_t>(f.offset / kChunkBytes))) {
+  if (!chunkHeaderValid(f)) {
     return pathError(p, "corrupt chunk header (offset " + std::to_string(f.offset) + ", length " +
                             std::to_string(f.len) + " of a " + std::to_string(f.msgBytes) +
                             "-byte message)");
@@ -652,7 +648,7 @@ Status Link::beginData(size_t p) {
 void Link::finishData(size_t p) {
   Path& path = paths_[p];
   const Frame& f = path.in;
-  if (path.rxFrames == path.ackQueued) path.firstUnackedRxNs = nowNs();
+  if (path.rxFrames == path.ackQueued) path.firstUnackedRxNs = monotonicNs();
   ++path.rxFrames;
   if (f.msgBytes > kEagerBytes) path.ackUrgent = true;
   path.bytesReceived += f.len;
@@ -682,8 +678,7 @@ Status Link::stageFrame(size_t p, bool* staged) {
   Path& path = paths_[p];
   const Frame& f = path.in;
   *staged = false;
-  if (f.offset % kChunkBytes != 0 || f.offset / kChunkBytes >= chunkCount(f.msgBytes) ||
-      f.len != chunkLen(f.msgBytes, static_cast<size_t>(f.offset / kChunkBytes))) {
+  if (!chunkHeaderValid(f)) {
     return pathError(p, "corrupt chunk header (offset " + std::to_string(f.offset) + ", length " +
                             std::to_string(f.len) + " of a " + std::to_string(f.msgBytes) +
                             "-byte message)");
@@ -765,20 +760,27 @@ Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
       path.inHdrGot += static_cast<size_t>(r);
       path.lastRxNs = now;
       if (path.inHdrGot < kHdr) return Status::ok();
-      if (path.in.kind == kFrameData || path.in.kind == kFrameAck) *moved = true;
+      if (path.in.kind == kFrameData || path.in.kind == kFrameAck || path.in.kind == kFrameRelay) *moved = true;
       if (isControl(path.in.kind)) {
         if (path.in.len != 0) return pathError(p, "control frame with a payload (corrupt stream)");
         MRD_TRY(handleControl(p, now));
         path.inHdrGot = 0;
         continue;
       }
-      if (path.in.kind != kFrameData || path.in.len > kChunkBytes) {
+      path.inGot = 0;
+      if (path.in.kind == kFrameRelay && path.in.len >= sizeof(Frame) && path.in.len <= sizeof(Frame) + kChunkBytes) {
+        // Another rank's chunk, to deliver here or pass on: read whole first.
+        path.relayBuf = takeFrom(&copyPool_);
+        path.relayBuf.resize(path.in.len);
+        path.dest = Dest::kRelay;
+        path.destPtr = path.relayBuf.data();
+      } else if (path.in.kind != kFrameData || path.in.len > kChunkBytes) {
         return pathError(p, "unknown frame (kind " + std::to_string(path.in.kind) + ", length " +
                                 std::to_string(path.in.len) + "): corrupt stream or version mismatch");
+      } else {
+        path.dest = Dest::kSink;
+        path.destPtr = nullptr;
       }
-      path.inGot = 0;
-      path.dest = Dest::kSink;
-      path.destPtr = nullptr;
     }
     // A data frame: place it once its message is posted.
     if (path.inGot == 0 && path.destPtr == nullptr) {
@@ -802,7 +804,12 @@ Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
       path.inGot += static_cast<size_t>(r);
       path.lastRxNs = now;
     }
-    finishData(p);
+    if (path.dest == Dest::kRelay) {
+      path.dest = Dest::kSink;
+      MRD_TRY(finishRelayFrame(p));
+    } else {
+      finishData(p);
+    }
     path.inHdrGot = 0;
     path.inGot = 0;
     path.destPtr = nullptr;
@@ -932,7 +939,7 @@ void Link::completeRecvs() {
 }
 
 Status Link::progress(bool* moved) {
-  const uint64_t now = nowNs();
+  const uint64_t now = monotonicNs();
   // The first round after an operation ended reads what waited meanwhile.
   backFromAway_ = away_;
   away_ = false;
@@ -987,6 +994,8 @@ Status Link::progress(bool* moved) {
   }
   MRD_TRY(applyStaged());
   completeRecvs();
+  judgeCut(now);
+  pumpRelay(now);
   for (size_t p = 0; p < paths_.size(); ++p) MRD_TRY(progressSend(p, now, moved));
   completeSends();
   if (opt_.log != nullptr) {
@@ -1008,7 +1017,7 @@ void Link::addPollFds(std::vector<pollfd>* fds) const {
     const bool blocked = p.inHdrGot == sizeof(Frame) && p.in.kind == kFrameData &&
                          p.destPtr == nullptr && p.in.seq >= inBase_ + in_.size();
     const bool wantIn = !p.eof && !blocked;
-    const bool wantOut = p.curActive || !p.ctrl.empty() || !resend_.empty() ||
+    const bool wantOut = p.curActive || !p.ctrl.empty() || !resend_.empty() || !relayOut_.empty() ||
                          (!out_.empty() && out_.back().nextFresh < out_.back().chunk.size());
     short events = static_cast<short>((wantIn ? POLLIN : 0) | (wantOut ? POLLOUT : 0));
     if (events != 0) fds->push_back(pollfd{p.desc.fd, events, 0});
@@ -1019,7 +1028,7 @@ int64_t Link::timerDueUs() const {
   // Pings, and the stall check of paths holding unacknowledged data.
   bool acksWaiting = false;
   for (const Path& p : paths_) acksWaiting = acksWaiting || (!p.dead && p.rxFrames > p.ackQueued);
-  if (out_.empty() && in_.empty() && !acksWaiting) return -1;
+  if (out_.empty() && in_.empty() && !acksWaiting && relayInflight_.empty()) return -1;
   int64_t due = static_cast<int64_t>(opt_.probe.intervalUs);
   for (const Path& p : paths_) {
     if (!p.dead && p.waiting > 0) due = std::min<int64_t>(due, opt_.probe.downUs / 4 + 1);
@@ -1082,7 +1091,7 @@ uint64_t Link::queueAheadNs(const Path& path) const {
 }
 
 Status Link::flush(bool* idle) {
-  const uint64_t now = nowNs();
+  const uint64_t now = monotonicNs();
   away_ = true;  // the operation ended: nothing reads until the next one
   bool moved = false;
   *idle = true;
@@ -1096,7 +1105,8 @@ Status Link::flush(bool* idle) {
     Path& path = paths_[p];
     if (path.dead) continue;
     MRD_TRY(progressSend(p, now, &moved, /*startNew=*/false));
-    if (!path.dead && (path.curActive || !path.ctrl.empty())) *idle = false;
+    // (A cut link's paths may never drain: its peer hears from it through relays.)
+    if (!path.dead && !relaying_ && (path.curActive || !path.ctrl.empty())) *idle = false;
   }
   return Status::ok();
 }
@@ -1122,6 +1132,9 @@ std::string Link::describeState() const {
          (p.curActive ? ", writing" : "") + (p.inHdrGot == sizeof(Frame) && p.destPtr == nullptr ? ", holding a frame for seq " + std::to_string(p.in.seq) : "");
   }
   if (!staged_.empty()) s += "; " + std::to_string(staged_.size()) + " chunk(s) of unposted receives read aside";
+  if (relaying_) s += "; cut, relaying" + std::string(relayUsable_ ? "" : " (no relay available)");
+  if (!relayInflight_.empty()) s += "; " + std::to_string(relayInflight_.size()) + " relayed chunk(s) unacked";
+  if (!relayOut_.empty()) s += "; " + std::to_string(relayOut_.size()) + " frame(s) of other ranks to pass on";
   return s;
 }
 
@@ -1143,6 +1156,20 @@ void Link::stats(std::vector<PathStats>* out) const {
     s.transitions = p.health.transitions();
     out->push_back(std::move(s));
   }
+  if (relayChunks_ == 0 && relayBytesReceived_ == 0 && relayTransitions_.empty()) return;
+  // The relay lane: healthy while in use, down otherwise.
+  PathStats r;
+  r.rail = -1;
+  r.localNic = "relay";
+  r.remoteNic = lastRelayVia_ >= 0 ? "via rank " + std::to_string(lastRelayVia_) : "";
+  r.state = relaying_ ? probe::PathState::kHealthy : probe::PathState::kDown;
+  r.rttP50Us = r.rttP99Us = relayRttUs_;
+  r.bytesSent = relayBytesSent_;
+  r.chunksSent = relayChunks_;
+  r.resends = relayResends_;
+  r.bytesReceived = relayBytesReceived_;
+  r.transitions = relayTransitions_;
+  out->push_back(std::move(r));
 }
 
 }  // namespace mrd::link

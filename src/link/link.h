@@ -14,6 +14,12 @@
 // are copied and complete at once. Each path's health (probe/path_health.h)
 // comes from pings, acknowledgements and socket errors.
 //
+// When every path shows no sign of life (nothing read, nothing of ours
+// acknowledged by the peer's kernel) for kCutFactor x MRD_PROBE_DOWN_US
+// while the link owes data, the link is cut: its chunks go through a rank
+// on a third host instead (relay_router.h, link_relay.cc) until a path
+// shows life again.
+//
 // MRD_REROUTE=0 turns all of that into static striping: chunk i goes to
 // path i mod n whatever its state, nothing is re-sent (the baseline the
 // re-routing is measured against).
@@ -41,6 +47,8 @@ class ProbeLog;
 
 namespace mrd::link {
 
+class RelayRouter;
+
 constexpr size_t kEagerBytes = 64 << 10;     // sends up to this size complete at once
 // Copied bytes awaiting acks, per link: below the socket buffers, so a rank
 // that leaves an operation early (its sends done) never leaves the peer's
@@ -61,7 +69,9 @@ struct LinkOptions {
   std::shared_ptr<probe::ProbeLog> log;  // MRD_PROBE_LOG, or none
 };
 
-// What mrdCommGetLinkStats reports per path.
+// What mrdCommGetLinkStats reports per path. The relay lane (chunks sent
+// through other ranks while the link was cut) is reported as one more
+// "path" with rail -1.
 struct PathStats {
   int rail = 0;
   std::string localNic, remoteNic;
@@ -94,6 +104,26 @@ class Link : public transport::Connection {
   void shutdownAll();
   size_t pathCount() const { return paths_.size(); }
   void stats(std::vector<PathStats>* out) const;
+
+  // ---- relaying (relay_router.h; link_relay.cc) ----
+  // Registers with the router (nullptr: no relaying; done before the
+  // router or any other link goes away).
+  void setRouter(RelayRouter* router);
+  // Every path is cut: this link's chunks go through relays.
+  bool cut() const { return relaying_; }
+  // Bytes of other ranks' frames waiting here to be passed on.
+  size_t relayQueuedBytes() const { return relayOutBytes_; }
+  // A relayed frame for this link's peer (the destination, or the next
+  // hop): written on the quickest live path. Dropped when more than
+  // kRelayQueueBudget waits already (its sender sends it again).
+  void queueRelayFrame(const Frame& hdr, std::vector<char> body);
+  // A control frame (a relay ack) for this link's peer, likewise.
+  void queueRelayControl(const Frame& f);
+  // A chunk this link's peer sent through rank `via`: placed like a chunk
+  // from a path, then acknowledged back through `via`.
+  Status deliverRelayed(const Frame& inner, const char* data, size_t len, int via);
+  // The destination has the relayed chunk (seq, chunk).
+  void onRelayAck(uint64_t seq, uint64_t chunk, uint64_t now);
 
  private:
   // ---- sending ----
@@ -129,7 +159,7 @@ class Link : public transport::Connection {
     std::vector<uint8_t> chunk;     // kMissing, kDone, or kReading + path
     size_t doneCount = 0;
   };
-  enum class Dest { kUser, kScratch, kSink, kStage };
+  enum class Dest { kUser, kScratch, kSink, kStage, kRelay };
 
   struct Path {
     PathDesc desc;
@@ -163,6 +193,7 @@ class Link : public transport::Connection {
     uint64_t firstUnackedRxNs = 0;  // when the oldest frame not yet acknowledged arrived
     std::vector<char> scratch;
     std::vector<char> stageBuf;     // Dest::kStage: the chunk of a message not posted yet
+    std::vector<char> relayBuf;     // Dest::kRelay: a frame to pass on or deliver
     bool eof = false;
     // Stats.
     uint64_t bytesSent = 0, chunksSent = 0, resends = 0, bytesReceived = 0;
@@ -182,6 +213,10 @@ class Link : public transport::Connection {
   Status failPath(size_t p, const std::string& why, uint64_t now);
   void requeueInflight(Path& path);
   bool nextChunkFor(size_t p, uint64_t now, Frame* f, const char** payload);
+  // The chunk to send next: one to send again, else the first not handed
+  // out yet; false: none. takeChunk() then marks it handed out.
+  bool peekChunk(uint64_t* seq, uint32_t* chunk, bool* again);
+  void takeChunk(uint64_t seq, bool again);
   OutMsg* outMsg(uint64_t seq);
   InMsg* inMsg(uint64_t seq);
   Status progressSend(size_t p, uint64_t now, bool* moved, bool startNew = true);
@@ -220,6 +255,14 @@ class Link : public transport::Connection {
   uint64_t deliveredBytes(const Path& path) const;
   void onTransition(size_t p, const probe::Transition& t);
   void queueAck(size_t p, uint64_t now, bool force);
+  // Relaying (link_relay.cc).
+  void judgeCut(uint64_t now);
+  void pumpRelay(uint64_t now);
+  bool takeRelayFrame(size_t p);             // onto the path's current frame, if one waits
+  Status finishRelayFrame(size_t p);         // one read from path p: deliver or pass on
+  Status handleRelayAck(size_t p, uint64_t now);
+  size_t quickestPath() const;               // live path with the shortest queue; SIZE_MAX: none
+  Status relayError(const std::string& what) const;
   // The path a copy of the ack for path p's frames goes on; p: no copy
   // (see queueAck).
   size_t ackPath(size_t p) const;
@@ -249,9 +292,16 @@ class Link : public transport::Connection {
   std::vector<std::vector<char>> copyPool_;
   std::vector<std::vector<uint8_t>> statePool_;
   template <typename T>
-  static std::vector<T> takeFrom(std::vector<std::vector<T>>* pool);
+  static std::vector<T> takeFrom(std::vector<std::vector<T>>* pool) {
+    if (pool->empty()) return {};
+    std::vector<T> v = std::move(pool->back());
+    pool->pop_back();
+    return v;
+  }
   template <typename T>
-  static void giveBack(std::vector<std::vector<T>>* pool, std::vector<T>* v);
+  static void giveBack(std::vector<std::vector<T>>* pool, std::vector<T>* v) {
+    if (pool->size() < 64 && v->capacity() > 0) pool->push_back(std::move(*v));
+  }
   transport::ProbeSample probe_{};
   size_t stripe_ = 0;  // MRD_REROUTE=0: the next path
   Status lastFailure_;  // why the last path died
@@ -286,6 +336,47 @@ class Link : public transport::Connection {
   // first round after one measured this side's absence, not the network.
   bool away_ = false;          // an operation ended (flush) and none has progressed since
   bool backFromAway_ = false;  // this progress round is the first after such a stretch
+
+  // ---- relaying ----
+  struct RelayInflight {  // a chunk sent through a relay, awaiting the destination's ack
+    uint64_t seq;
+    uint32_t chunk;
+    uint32_t len;
+    int via;
+    uint64_t sentNs;
+  };
+  struct RelayOut {  // another rank's frame, to pass on to our peer
+    Frame hdr;
+    std::vector<char> body;
+  };
+  RelayRouter* router_ = nullptr;
+  bool relaying_ = false;      // cut: chunks go through relays
+  bool relayUsable_ = false;   // and some relay can take them (else the paths, cut or not)
+  uint64_t relaySinceNs_ = 0;
+  uint64_t owedSinceNs_ = 0;   // since when a send waits for acks (0: none)
+  std::deque<RelayInflight> relayInflight_;
+  size_t relayInflightBytes_ = 0;
+  std::deque<RelayOut> relayOut_;
+  size_t relayOutBytes_ = 0;
+  std::map<int, uint64_t> relayAvoidUntilNs_;  // relays whose chunks went unacknowledged
+  double relayRttUs_ = 0;      // EWMA of relayed chunks' send-to-ack times
+  int lastRelayVia_ = -1;
+  uint64_t relayBytesSent_ = 0, relayChunks_ = 0, relayResends_ = 0, relayBytesReceived_ = 0;
+  uint64_t relayPassedBytes_ = 0, relayDropped_ = 0;
+  std::vector<probe::Transition> relayTransitions_;  // healthy: relaying began; down: it ended
+  // No sign of life on any path for this many times MRD_PROBE_DOWN_US
+  // while a send waits: the link is cut. (A slow peer still has its
+  // kernel acknowledge our bytes; a dead rail beside a live one is the
+  // probe's business, and much quicker.)
+  static constexpr uint64_t kCutFactor = 10;
+  // Relayed bytes awaiting the destination's acks, per link.
+  static constexpr size_t kRelayWindowBytes = 2 << 20;
+  // Other ranks' frames waiting here to be passed on, per link.
+  static constexpr size_t kRelayQueueBudget = 16 << 20;
+  // A relayed chunk is sent again after max(this, 4 x the relay's round
+  // trip) without its ack, and that relay is avoided for kRelayAvoidNs.
+  static constexpr uint64_t kRelayTimeoutFloorNs = 50'000'000;
+  static constexpr uint64_t kRelayAvoidNs = 1'000'000'000;
 };
 
 }  // namespace mrd::link

@@ -26,7 +26,7 @@
 namespace mrd::transport::tcp {
 namespace {
 
-constexpr uint32_t kConnMagic = 0x4d524456;  // "MRDV": link framing (acks may name their path)
+constexpr uint32_t kConnMagic = 0x4d524457;  // "MRDW": link framing (relay frames)
 constexpr size_t kMaxRails = 4;
 
 struct ConnHello {

@@ -1,0 +1,117 @@
+// Relaying through a third host: the routers, and the progress thread that
+// moves the links while no operation does. See link/relay_router.h.
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/comm.h"
+#include "core/mono_clock.h"
+#include "log/log.h"
+
+namespace mrd {
+
+// (Counted whether or not the thread runs: no lock, no wake-up, per operation.)
+Communicator::OpRunning::OpRunning(Communicator* c) : c_(c) { c_->opsRunning_.fetch_add(1); }
+
+Communicator::OpRunning::~OpRunning() {
+  c_->lastOpEndNs_.store(monotonicNs());
+  c_->opsRunning_.fetch_sub(1);
+}
+
+Status Communicator::setupRelays() {
+  // A relay sits on a third host; with two, the link's own paths are all there is.
+  if (!config::processParams().reroute || layout_.nhosts < 3) return Status::ok();
+  for (int c = 0; c < settings_.nchannels; ++c) {
+    auto router = std::make_unique<link::RelayRouter>(rank_, layout_.hostOf);
+    bool any = false;
+    for (int p = 0; p < nranks_; ++p) {
+      auto* l = dynamic_cast<link::Link*>(conns_[static_cast<size_t>(p)][static_cast<size_t>(c)].get());
+      if (l == nullptr) continue;  // shared memory, a plug-in: not relayed
+      l->setRouter(router.get());
+      relayLinks_.push_back(l);
+      env_.alwaysProgress.push_back(l);
+      any = true;
+    }
+    if (any) routers_.push_back(std::move(router));
+  }
+  if (relayLinks_.empty()) return Status::ok();
+  progWakeFd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (progWakeFd_ < 0) return systemError("rank " + std::to_string(rank_) + ": eventfd for the link progress thread");
+  progressThread_ = std::thread([this] { progressLoop(); });
+  MRD_LOG_INFO(kNet, "rank {}: {} link(s) may relay through a third host; progress thread started", rank_,
+               relayLinks_.size());
+  return Status::ok();
+}
+
+void Communicator::progressLoop() {
+  log::ScopedRank scoped(rank_);
+  std::vector<pollfd> fds;
+  std::vector<bool> failed(relayLinks_.size(), false);
+  while (true) {
+    {
+      // Until no operation has run for kProgressIdleNs (checked every so
+      // often rather than woken by each operation's end).
+      std::unique_lock<std::mutex> lk(progMu_);
+      while (!progStop_) {
+        const uint64_t sinceNs = monotonicNs() - lastOpEndNs_.load();
+        if (opsRunning_.load() == 0 && sinceNs >= kProgressIdleNs) break;
+        progCv_.wait_for(lk, std::chrono::nanoseconds(kProgressIdleNs));
+      }
+      if (progStop_) return;
+    }
+    fds.clear();
+    int64_t timerUs = -1;
+    {
+      std::unique_lock<std::mutex> ex(execMu_, std::try_to_lock);
+      if (!ex.owns_lock()) {
+        // Someone else reads the links (stats, a split): not for long.
+        usleep(1000);
+        continue;
+      }
+      for (size_t i = 0; i < relayLinks_.size(); ++i) {
+        if (failed[i]) continue;
+        bool moved = false;
+        Status st = relayLinks_[i]->progress(&moved);
+        if (!st.isOk()) {
+          // The next operation on it meets the same error and reports it;
+          // here it would only be met again and again.
+          MRD_LOG_DEBUG(kNet, "link progress thread: {}", st.message());
+          failed[i] = true;
+          continue;
+        }
+        relayLinks_[i]->addPollFds(&fds);
+        const int64_t t = relayLinks_[i]->timerDueUs();
+        if (t >= 0 && (timerUs < 0 || t < timerUs)) timerUs = t;
+      }
+    }
+    // Sockets wake it at once; timers (probes, stall checks, relay
+    // timeouts) no sooner than every millisecond: between operations that
+    // is precise enough, and the cores belong to the user.
+    fds.push_back(pollfd{progWakeFd_, POLLIN, 0});
+    const int64_t waitUs = std::clamp<int64_t>(timerUs < 0 ? 100000 : timerUs, 1000, 100000);
+    timespec ts{0, static_cast<long>(waitUs) * 1000};
+    ppoll(fds.data(), fds.size(), &ts, nullptr);
+  }
+}
+
+void Communicator::stopProgress() {
+  if (!progressThread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> g(progMu_);
+    progStop_ = true;
+  }
+  progCv_.notify_all();
+  const uint64_t one = 1;
+  if (write(progWakeFd_, &one, sizeof one) < 0) {
+    // (Full counter: it is awake anyway.)
+  }
+  progressThread_.join();
+  close(progWakeFd_);
+  progWakeFd_ = -1;
+}
+
+}  // namespace mrd

@@ -1,0 +1,301 @@
+// A link's relay lane: judging the link cut, sending its chunks through
+// other ranks meanwhile, passing on and delivering other ranks' relayed
+// frames. See relay_router.h for the scheme, link.h for the link.
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "link/link.h"
+#include "link/relay_router.h"
+#include "core/mono_clock.h"
+#include "log/log.h"
+#include "probe/probe_log.h"
+
+namespace mrd::link {
+void Link::setRouter(RelayRouter* router) {
+  router_ = router;
+  if (router_ != nullptr) router_->attach(peer_, this);
+}
+
+Status Link::relayError(const std::string& what) const {
+  return remoteError("rank " + std::to_string(self_) + " <-> peer " + std::to_string(peer_) +
+                     " (tcp, channel " + std::to_string(channel_) + ", relayed frame): " + what);
+}
+
+size_t Link::quickestPath() const {
+  size_t best = SIZE_MAX, anyLive = SIZE_MAX;
+  uint64_t bestNs = 0;
+  for (size_t q = 0; q < paths_.size(); ++q) {
+    const Path& o = paths_[q];
+    if (o.dead) continue;
+    if (anyLive == SIZE_MAX) anyLive = q;
+    if (o.health.state() == probe::PathState::kDown) continue;
+    const uint64_t ns = queueAheadNs(o);
+    if (best == SIZE_MAX || ns < bestNs) {
+      best = q;
+      bestNs = ns;
+    }
+  }
+  return best != SIZE_MAX ? best : anyLive;
+}
+
+void Link::queueRelayFrame(const Frame& hdr, std::vector<char> body) {
+  if (relayOutBytes_ + body.size() > kRelayQueueBudget || quickestPath() == SIZE_MAX) {
+    ++relayDropped_;  // its sender times out and sends it again
+    return;
+  }
+  relayOutBytes_ += body.size();
+  relayOut_.push_back(RelayOut{hdr, std::move(body)});
+}
+
+void Link::queueRelayControl(const Frame& f) {
+  const size_t q = quickestPath();
+  if (q != SIZE_MAX) paths_[q].ctrl.push(f);
+}
+
+bool Link::takeRelayFrame(size_t p) {
+  // Other ranks' frames go before our own chunks (their senders bound
+  // them, kRelayWindowBytes each), on any path the scheduler would use.
+  if (relayOut_.empty()) return false;
+  fillEstimates(monotonicNs());
+  if (!est_[p].usable) return false;
+  Path& path = paths_[p];
+  RelayOut& r = relayOut_.front();
+  relayOutBytes_ -= r.body.size();
+  relayPassedBytes_ += r.body.size();
+  path.cur = r.hdr;
+  path.curCopy = std::move(r.body);
+  path.curPayload = path.curCopy.data();
+  relayOut_.pop_front();
+  return true;
+}
+
+Status Link::finishRelayFrame(size_t p) {
+  Path& path = paths_[p];
+  std::vector<char> body = std::move(path.relayBuf);
+  path.relayBuf = {};
+  const Frame outer = path.in;
+  if (router_ == nullptr) {
+    // Relaying is off here (two hosts, or MRD_REROUTE=0): nobody sends these.
+    return pathError(p, "relayed frame on a communicator that does not relay (corrupt stream or version mismatch)");
+  }
+  const uint64_t n = static_cast<uint64_t>(router_->nranks());
+  if (outer.seq >= n || outer.offset >= n || outer.seq == outer.offset) {
+    return pathError(p, "relayed frame from rank " + std::to_string(outer.offset) + " to rank " +
+                            std::to_string(outer.seq) + " of " + std::to_string(n) + " (corrupt stream)");
+  }
+  const int dest = static_cast<int>(outer.seq);
+  const int origin = static_cast<int>(outer.offset);
+  if (dest != self_) {
+    Link* next = router_->linkTo(dest);
+    if (next == nullptr) {
+      ++relayDropped_;  // (no link of ours reaches it: its sender times out and tries another relay)
+      giveBack(&copyPool_, &body);
+      return Status::ok();
+    }
+    next->queueRelayFrame(outer, std::move(body));
+    return Status::ok();
+  }
+  Link* from = router_->linkTo(origin);
+  Status st;
+  if (from != nullptr) {
+    Frame inner;
+    std::memcpy(&inner, body.data(), sizeof inner);
+    st = from->deliverRelayed(inner, body.data() + sizeof(Frame), body.size() - sizeof(Frame), peer_);
+  }
+  giveBack(&copyPool_, &body);
+  return st;
+}
+
+Status Link::handleRelayAck(size_t p, uint64_t now) {
+  const Frame f = paths_[p].in;
+  if (router_ == nullptr) {
+    return pathError(p, "relay ack on a communicator that does not relay (corrupt stream or version mismatch)");
+  }
+  const uint64_t n = static_cast<uint64_t>(router_->nranks());
+  if (f.seq >= n || f.offset >= n || f.seq == f.offset) {
+    return pathError(p, "relay ack from rank " + std::to_string(f.offset) + " to rank " + std::to_string(f.seq) +
+                            " of " + std::to_string(n) + " (corrupt stream)");
+  }
+  const int dest = static_cast<int>(f.seq);
+  const int origin = static_cast<int>(f.offset);
+  if (dest != self_) {
+    if (Link* next = router_->linkTo(dest)) next->queueRelayControl(f);
+    return Status::ok();
+  }
+  if (Link* to = router_->linkTo(origin)) to->onRelayAck(f.tag, f.msgBytes, now);
+  return Status::ok();
+}
+
+Status Link::deliverRelayed(const Frame& f, const char* data, size_t len, int via) {
+  relayBytesReceived_ += len;
+  if (f.kind != kFrameData || f.len != len || !chunkHeaderValid(f)) {
+    return relayError("corrupt chunk header from rank " + std::to_string(peer_) + " via rank " +
+                      std::to_string(via) + " (offset " + std::to_string(f.offset) + ", length " +
+                      std::to_string(f.len) + " of a " + std::to_string(f.msgBytes) + "-byte message)");
+  }
+  const auto c = static_cast<uint32_t>(f.offset / kChunkBytes);
+  bool have = f.seq < inBase_;  // a late copy of a finished message: acknowledged again
+  if (InMsg* m = inMsg(f.seq)) {
+    if (f.tag != m->req->tag || f.msgBytes != m->req->bytes) {
+      return relayError("message mismatch: expected tag " + std::to_string(m->req->tag) + " of " +
+                        std::to_string(m->req->bytes) + " bytes, got tag " + std::to_string(f.tag) + " of " +
+                        std::to_string(f.msgBytes) +
+                        " bytes (operations issued in a different order on the two ranks?)");
+    }
+    uint8_t& state = m->chunk[c];
+    if (state != kDone) {
+      if (len > 0) std::memcpy(static_cast<char*>(m->req->buf) + f.offset, data, len);
+      // A path reading the same chunk into the buffer now reads the rest aside.
+      if (state >= kReading) paths_[state - kReading].dest = Dest::kSink;
+      state = kDone;
+      ++m->doneCount;
+      m->req->progressed += len;
+    }
+    have = true;
+  } else if (!have) {
+    // Its receive is not posted yet: read aside, as from a path (over the
+    // budget it is dropped unacknowledged, and comes again).
+    const auto key = std::make_pair(f.seq, c);
+    if (staged_.count(key) != 0) {
+      have = true;
+    } else if (stagedBytes_ + len <= kStageBudget) {
+      std::vector<char> copy = takeFrom(&copyPool_);
+      copy.assign(data, data + len);
+      staged_.emplace(key, Staged{f.tag, f.msgBytes, std::move(copy)});
+      stagedBytes_ += len;
+      have = true;
+    }
+  }
+  if (have && router_ != nullptr) {
+    if (Link* back = router_->linkTo(via)) back->queueRelayControl(Frame{kFrameRelayAck, 0, static_cast<uint64_t>(peer_), static_cast<uint64_t>(self_), c, f.seq});
+  }
+  completeRecvs();
+  return Status::ok();
+}
+
+void Link::onRelayAck(uint64_t seq, uint64_t chunk, uint64_t now) {
+  OutMsg* m = outMsg(seq);
+  if (m != nullptr && chunk < m->chunk.size() && m->chunk[chunk] != kAcked) {
+    if (m->chunk[chunk] == kUnsent) ++m->writtenCount;
+    m->chunk[chunk] = kAcked;
+    ++m->ackedCount;
+  }
+  for (auto it = relayInflight_.begin(); it != relayInflight_.end(); ++it) {
+    if (it->seq != seq || it->chunk != chunk) continue;
+    const double us = static_cast<double>(now - it->sentNs) / 1e3;
+    relayRttUs_ = relayRttUs_ == 0 ? us : 0.75 * relayRttUs_ + 0.25 * us;
+    relayInflightBytes_ -= it->len;
+    relayInflight_.erase(it);
+    break;
+  }
+  completeSends();
+}
+
+void Link::judgeCut(uint64_t now) {
+  if (!opt_.reroute || router_ == nullptr) return;
+  // Signs of life: bytes read from a path, or the kernel acknowledging our
+  // bytes on it (TCP_INFO, checkNetworkProgress).
+  uint64_t evidence = 0;
+  for (const Path& p : paths_) {
+    if (!p.dead) evidence = std::max({evidence, p.lastRxNs, p.netAliveNs});
+  }
+  auto mark = [&](bool on, const std::string& why) {
+    relaying_ = on;
+    probe::Transition t{now, on ? probe::PathState::kDown : probe::PathState::kHealthy,
+                        on ? probe::PathState::kHealthy : probe::PathState::kDown, why};
+    relayTransitions_.push_back(t);
+    if (relayTransitions_.size() > 64) relayTransitions_.erase(relayTransitions_.begin());
+    MRD_LOG_INFO(kNet, "rank {} peer {} channel {}: {}", self_, peer_, channel_, why);
+    if (opt_.log != nullptr) opt_.log->transition(now, self_, peer_, -1, t);
+  };
+  if (relaying_) {
+    if (evidence > relaySinceNs_) mark(false, "a path shows life again: relaying ends");
+    return;
+  }
+  bool owed = false;
+  for (const OutMsg& m : out_) owed = owed || m.ackedCount < m.chunk.size();
+  if (!owed) {
+    owedSinceNs_ = 0;
+    return;
+  }
+  if (owedSinceNs_ == 0) owedSinceNs_ = now;
+  const uint64_t quietNs = now - std::max(evidence, owedSinceNs_);
+  if (quietNs < kCutFactor * opt_.probe.downUs * 1000) return;
+  relaySinceNs_ = now;
+  mark(true, "no path shows life for " + std::to_string(quietNs / 1000000) + " ms: link cut, relaying");
+  // Every path is down (they come back as probes get through), and what
+  // they hold goes through relays too (their acks, should they come,
+  // still count).
+  for (Path& p : paths_) {
+    if (!p.dead && p.health.state() != probe::PathState::kDown) p.health.onError(now, "link cut");
+    requeueInflight(p);
+  }
+}
+
+void Link::pumpRelay(uint64_t now) {
+  // Chunks whose acks are overdue go again (through another relay).
+  const uint64_t timeoutNs =
+      std::max<uint64_t>(kRelayTimeoutFloorNs, static_cast<uint64_t>(4 * relayRttUs_ * 1e3));
+  bool again = false;
+  while (!relayInflight_.empty() && now - relayInflight_.front().sentNs >= timeoutNs) {
+    const RelayInflight f = relayInflight_.front();
+    relayInflight_.pop_front();
+    relayInflightBytes_ -= f.len;
+    OutMsg* m = outMsg(f.seq);
+    if (m == nullptr || m->chunk[f.chunk] == kAcked) continue;
+    resend_.push_back(Resend{f.seq, f.chunk});
+    relayAvoidUntilNs_[f.via] = now + kRelayAvoidNs;
+    ++relayResends_;
+    again = true;
+  }
+  if (again) {
+    std::sort(resend_.begin(), resend_.end(), [](const Resend& a, const Resend& b) {
+      return a.seq != b.seq ? a.seq < b.seq : a.chunk < b.chunk;
+    });
+  }
+  if (!relaying_ || router_ == nullptr) {
+    relayUsable_ = false;
+    return;
+  }
+  auto avoid = [&](int r) {
+    auto it = relayAvoidUntilNs_.find(r);
+    return it != relayAvoidUntilNs_.end() && it->second > now;
+  };
+  // (With no relay left, the paths carry the chunks, cut or not.)
+  relayUsable_ = router_->pickRelay(peer_, avoid) >= 0;
+  while (relayUsable_ && relayInflightBytes_ < kRelayWindowBytes) {
+    uint64_t seq = 0;
+    uint32_t chunk = 0;
+    bool resent = false;
+    if (!peekChunk(&seq, &chunk, &resent)) break;
+    const int via = router_->pickRelay(peer_, avoid);
+    Link* hop = router_->linkTo(via);
+    if (hop == nullptr) break;
+    takeChunk(seq, resent);
+    OutMsg* m = outMsg(seq);
+    const uint32_t len = chunkLen(m->bytes, chunk);
+    const Frame inner{kFrameData, len, seq, static_cast<uint64_t>(chunk) * kChunkBytes, m->bytes, m->tag};
+    std::vector<char> body = takeFrom(&copyPool_);
+    body.resize(sizeof(Frame) + len);
+    std::memcpy(body.data(), &inner, sizeof inner);
+    if (len > 0) std::memcpy(body.data() + sizeof(Frame), m->data + inner.offset, len);
+    const Frame outer{kFrameRelay, static_cast<uint32_t>(body.size()), static_cast<uint64_t>(peer_),
+                      static_cast<uint64_t>(self_), 0, 0};
+    hop->queueRelayFrame(outer, std::move(body));
+    relayInflight_.push_back(RelayInflight{seq, chunk, len, via, now});
+    relayInflightBytes_ += len;
+    // Handed on: an eager send may report done (the relays and the
+    // destination move it on from here, in operations or not).
+    if (m->chunk[chunk] == kUnsent) {
+      m->chunk[chunk] = kWritten;
+      ++m->writtenCount;
+    }
+    lastRelayVia_ = via;
+    ++relayChunks_;
+    relayBytesSent_ += len;
+  }
+}
+
+}  // namespace mrd::link

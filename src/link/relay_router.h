@@ -1,0 +1,53 @@
+// Relaying: when every path of a link is cut, its chunks go through a rank
+// on a third host (two hops) instead of waiting for the network to heal.
+//
+// One router per communicator and channel knows this rank's links (one per
+// peer reached over the network) and which host each rank is on. A link
+// that judges itself cut asks it for a relay: a rank on neither end's host
+// whose own link from here is not cut, the least loaded first. The relay
+// passes each frame on with the same channel's link to the destination;
+// the destination places the chunk by its tag like any other copy and
+// acknowledges it back the way it came (frame.h, kFrameRelay and
+// kFrameRelayAck). Nothing is acknowledged hop by hop: a relayed chunk not
+// acknowledged in time is sent again, through another relay if there is one.
+//
+// A relay must read its sockets when it is not in an operation itself: the
+// communicator runs a progress thread between operations, and its
+// operations progress every link of the router, not only their own
+// (core/comm.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace mrd::link {
+
+class Link;
+
+class RelayRouter {
+ public:
+  // hostOf: rank -> host index, every rank of the communicator.
+  RelayRouter(int self, std::vector<int> hostOf);
+
+  int self() const { return self_; }
+  int nranks() const { return static_cast<int>(hostOf_.size()); }
+  // Registers the link to `peer` (links register themselves, Link::setRouter).
+  void attach(int peer, Link* link);
+  // The link to `rank`, or nullptr (this rank, the same host, out of range).
+  Link* linkTo(int rank) const;
+  // A rank to relay a chunk for `dest` through: on a host other than this
+  // rank's and dest's, its link from here not cut, `skip` false for it;
+  // the one with the fewest bytes waiting to be relayed. -1: none.
+  int pickRelay(int dest, const std::function<bool(int)>& skip) const;
+  // Every registered link, for those who progress them.
+  const std::vector<Link*>& links() const { return all_; }
+
+ private:
+  int self_;
+  std::vector<int> hostOf_;
+  std::vector<Link*> byRank_;
+  std::vector<Link*> all_;
+};
+
+}  // namespace mrd::link
