@@ -4,7 +4,10 @@
 // paths' worst state; so a fault on a rail can be watched as it happens.
 // With --fault, rank 0 starts a shell command at --fault-at seconds to cause
 // the fault itself (tests/netns/rail_fault.sh), and the summary says how long
-// the library took to react to each step the command reports.
+// the library took to react to each step the command reports. With
+// --expect-relay the run fails unless rank 0 relayed chunks through a rank
+// on a third host (its relay lane, rail -1 in mrdCommGetLinkStats): for a
+// fault that cuts every path between two hosts (rail_fault.sh cut).
 //
 //   netns_job.sh --rails 2 --ifname veth 2,2 link_fault_perf -b 16M -D 10
 //       --fault "tests/netns/rail_fault.sh rate 1 50mbit" --fault-at 3
@@ -45,6 +48,7 @@ struct Args {
   int check = 1;
   int timeout_s = 60;
   double max_op_ms = 0;  // > 0: an operation slower than this fails the run
+  bool expect_relay = false;  // fail the run unless rank 0 relayed bytes to a peer
 };
 
 void Usage(const char* prog) {
@@ -60,7 +64,9 @@ void Usage(const char* prog) {
       "  --fault-at S  seconds after the start (default 2)\n"
       "  -k 0|1        check every result (default 1)\n"
       "  -T SECONDS    end the process when one operation takes longer (default 60; 0: never)\n"
-      "  --max-op-ms MS  fail the run (exit 1) if an operation took longer on rank 0\n",
+      "  --max-op-ms MS  fail the run (exit 1) if an operation took longer on rank 0\n"
+      "  --expect-relay  fail the run (exit 1) unless rank 0 sent bytes to a peer through\n"
+      "                a rank on a third host (a link's relay lane, stats entry rail -1)\n",
       prog);
 }
 
@@ -68,6 +74,7 @@ int ParseArgs(int argc, char** argv, Args* a) {
   static const option kLong[] = {{"fault", required_argument, nullptr, 'F'},
                                  {"fault-at", required_argument, nullptr, 'A'},
                                  {"max-op-ms", required_argument, nullptr, 'M'},
+                                 {"expect-relay", no_argument, nullptr, 'R'},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
   int c;
@@ -145,6 +152,9 @@ int ParseArgs(int argc, char** argv, Args* a) {
           std::fprintf(stderr, "link_fault_perf: --max-op-ms %s: want milliseconds > 0\n", optarg);
           return 2;
         }
+        break;
+      case 'R':
+        a->expect_relay = true;
         break;
       case 'h':
         Usage(argv[0]);
@@ -254,6 +264,7 @@ int main(int argc, char** argv) {
   if (fault) fault_status = fault->Finish();
   bool too_slow = false;
   bool fault_missing = false;
+  bool relay_missing = false;
   if (rank == 0) {
     const double total_ms = (MonotonicUs() - start_us) / 1e3;
     std::printf("# %zu operations in %.0f ms, %" PRId64 " wrong elements\n", ops.size(), total_ms,
@@ -283,17 +294,18 @@ int main(int argc, char** argv) {
                 interval_busbw.empty() ? 0.0 : *std::min_element(interval_busbw.begin(), interval_busbw.end()));
     uint64_t all_rails = 0;
     for (const auto& [rail, bytes] : report.rail_bytes()) all_rails += bytes;
-    const std::map<int, uint64_t> resends = report.rail_resends();
+    const mrdlinkfault::RailBytes resends = report.rail_resends();
     for (const auto& [rail, bytes] : report.rail_bytes()) {
       const auto r = resends.find(rail);
-      std::printf("# rail %d carried %.1f%% of rank 0's bytes to other hosts; %llu of its chunks sent again elsewhere\n",
-                  rail, all_rails ? 100.0 * bytes / all_rails : 0.0,
+      std::printf("# %s carried %.1f%% of rank 0's bytes to other hosts; %llu of its chunks sent again elsewhere\n",
+                  mrdlinkfault::RailName(rail).c_str(), all_rails ? 100.0 * bytes / all_rails : 0.0,
                   static_cast<unsigned long long>(r == resends.end() ? 0 : r->second));
     }
     for (const mrdlinkfault::StateChange& c : report.changes()) {
-      std::printf("# path state change at +%.1f ms: peer %d channel %d rail %d %s -> %s\n",
+      std::printf("# path state change at +%.1f ms: peer %d channel %d %s %s -> %s\n",
                   (static_cast<double>(c.mono_us) - static_cast<double>(start_us)) / 1e3, c.peer,
-                  c.channel, c.rail, mrdlinkfault::StateName(c.from), mrdlinkfault::StateName(c.to));
+                  c.channel, mrdlinkfault::RailName(c.rail).c_str(), mrdlinkfault::StateName(c.from),
+                  mrdlinkfault::StateName(c.to));
     }
     if (fault) {
       for (const std::string& line : report.Reactions(fault->events())) {
@@ -309,8 +321,32 @@ int main(int argc, char** argv) {
                     fault_status);
       }
     }
+    if (args.expect_relay) {
+      // Read now rather than summed from the samples: the library's count
+      // as of the end, whatever the report interval.
+      std::map<int, uint64_t> relayed;
+      std::string error;
+      if (!report.RelayedBytes(&relayed, &error)) {
+        std::printf("# --expect-relay: %s\n", error.c_str());
+        relay_missing = true;
+      } else {
+        uint64_t all = 0;
+        for (const auto& [peer, bytes] : relayed) {
+          std::printf("# relayed to peer %d through other hosts: %llu bytes\n", peer,
+                      static_cast<unsigned long long>(bytes));
+          all += bytes;
+        }
+        if (all == 0) {
+          std::printf("# expected chunks relayed through another host (stats entry rail -1), none were%s\n",
+                      relayed.empty() ? " (no link lists a relay lane)" : "");
+          relay_missing = true;
+        }
+      }
+    }
     std::fflush(stdout);
   }
   mrdperf::CheckCall(rank, comm, "mrdCommDestroy", mrdCommDestroy(comm));
-  return total_wrong == 0 && !(fault && fault->failed()) && !too_slow && !fault_missing ? 0 : 1;
+  return total_wrong == 0 && !(fault && fault->failed()) && !too_slow && !fault_missing && !relay_missing
+             ? 0
+             : 1;
 }

@@ -16,14 +16,18 @@ char StateLetter(mrdPathState_t s) {
   return '?';
 }
 
-// A repair line says "up ...", "clear ..." or "flap ... done: ...; up";
-// anything else from the fault tool is taken as a fault.
+// A repair line says "up ...", "uncut ...", "clear ..." or "flap ... done:
+// ...; up"; anything else from the fault tool is taken as a fault.
 bool IsRepair(const std::string& what) {
-  return what.rfind("up", 0) == 0 || what.rfind("clear", 0) == 0 ||
+  return what.rfind("up", 0) == 0 || what.rfind("uncut", 0) == 0 || what.rfind("clear", 0) == 0 ||
          (what.rfind("flap", 0) == 0 && what.find("; up") != std::string::npos);
 }
 
 }  // namespace
+
+std::string RailName(int rail) {
+  return rail == kRelayRail ? "relay" : "rail " + std::to_string(rail);
+}
 
 const char* StateName(mrdPathState_t s) {
   switch (s) {
@@ -34,28 +38,47 @@ const char* StateName(mrdPathState_t s) {
   return "?";
 }
 
+bool PathReport::LinkStats(int peer, std::vector<mrdPathStats_t>* stats, std::string* error) {
+  stats->clear();
+  int n = 0;
+  mrdResult_t r = mrdCommGetLinkStats(comm_, peer, nullptr, &n);
+  if (r == mrdSuccess && n > 0) {
+    stats->resize(static_cast<size_t>(n));
+    r = mrdCommGetLinkStats(comm_, peer, stats->data(), &n);
+    stats->resize(static_cast<size_t>(std::max(n, 0)));
+  }
+  if (r != mrdSuccess) {
+    char msg[160];
+    std::snprintf(msg, sizeof(msg), "mrdCommGetLinkStats(peer %d): %s (%s)", peer,
+                  mrdGetErrorString(r), mrdGetLastError(comm_));
+    *error = msg;
+    return false;
+  }
+  return true;
+}
+
+bool PathReport::RelayedBytes(std::map<int, uint64_t>* per_peer, std::string* error) {
+  per_peer->clear();
+  std::vector<mrdPathStats_t> stats;
+  for (int peer = 0; peer < nranks_; ++peer) {
+    if (peer == rank_) continue;
+    if (!LinkStats(peer, &stats, error)) return false;
+    for (const mrdPathStats_t& p : stats) {
+      if (p.rail == kRelayRail) (*per_peer)[peer] += p.bytesSent;
+    }
+  }
+  return true;
+}
+
 bool PathReport::Sample(std::string* line) {
   line->clear();
   std::vector<mrdPathStats_t> stats;
   for (int peer = 0; peer < nranks_; ++peer) {
     if (peer == rank_) continue;
-    int n = 0;
-    mrdResult_t r = mrdCommGetLinkStats(comm_, peer, nullptr, &n);
-    if (r == mrdSuccess && n > 0) {
-      stats.resize(static_cast<size_t>(n));
-      r = mrdCommGetLinkStats(comm_, peer, stats.data(), &n);
-      stats.resize(static_cast<size_t>(std::max(n, 0)));
-    }
-    if (r != mrdSuccess) {
-      char msg[160];
-      std::snprintf(msg, sizeof(msg), "mrdCommGetLinkStats(peer %d): %s (%s)", peer,
-                    mrdGetErrorString(r), mrdGetLastError(comm_));
-      *line = msg;
-      return false;
-    }
-    if (n <= 0) continue;
+    if (!LinkStats(peer, &stats, line)) return false;
+    if (stats.empty()) continue;
     // Per rail: bytes sent since the last sample, worst state, best RTT p50.
-    std::map<int, uint64_t> sent;
+    RailBytes sent;
     std::map<int, mrdPathState_t> worst;
     std::map<int, double> rtt;
     uint64_t total = 0;
@@ -84,7 +107,8 @@ bool PathReport::Sample(std::string* line) {
     *line += buf;
     for (const auto& [rail, bytes] : sent) {
       const double share = total > 0 ? 100.0 * static_cast<double>(bytes) / total : 0.0;
-      std::snprintf(buf, sizeof(buf), " r%d %c %3.0f%% %5.0fus", rail, StateLetter(worst[rail]),
+      const std::string name = rail == kRelayRail ? "relay" : "r" + std::to_string(rail);
+      std::snprintf(buf, sizeof(buf), " %s %c %3.0f%% %5.0fus", name.c_str(), StateLetter(worst[rail]),
                     share, rtt.count(rail) ? rtt[rail] : 0.0);
       *line += buf;
     }
@@ -92,8 +116,8 @@ bool PathReport::Sample(std::string* line) {
   return true;
 }
 
-std::map<int, uint64_t> PathReport::rail_resends() const {
-  std::map<int, uint64_t> out;
+RailBytes PathReport::rail_resends() const {
+  RailBytes out;
   for (const auto& [key, n] : resends_) out[std::get<2>(key)] += n;
   return out;
 }
@@ -104,19 +128,26 @@ std::vector<std::string> PathReport::Reactions(const std::vector<FaultEvent>& ev
     const FaultEvent& e = events[i];
     const bool repair = IsRepair(e.what);
     const uint64_t until = i + 1 < events.size() ? events[i + 1].mono_us : UINT64_MAX;
-    // Only the rail the fault names ("... rail N ..."), when it names one:
-    // a healthy rail's passing state change is no reaction to it.
-    int rail = -1;
+    // Only the rail the fault names ("... rail N ..."), when it names one
+    // ("rail all", "cut hosts 0,1": every rail): a healthy rail's passing
+    // state change is no reaction to it.
+    int rail = 0;
     const size_t named = e.what.find("rail ");
-    if (named != std::string::npos) std::sscanf(e.what.c_str() + named, "rail %d", &rail);
+    const bool one_rail =
+        named != std::string::npos && std::sscanf(e.what.c_str() + named, "rail %d", &rail) == 1;
     const StateChange* first = nullptr;
+    // The relay lane is no path on a rail: a link takes it up because its
+    // paths are cut, so its state does not go the fault's way. Its first
+    // change, whichever way, is reported on its own.
+    const StateChange* relay = nullptr;
     for (const StateChange& c : changes_) {
       if (c.mono_us < e.mono_us || c.mono_us >= until) continue;
-      if (rail >= 0 && c.rail != rail) continue;
-      if ((c.to > c.from) != repair) {
-        first = &c;
-        break;
+      if (c.rail == kRelayRail) {
+        if (relay == nullptr) relay = &c;
+        continue;
       }
+      if (first != nullptr || (one_rail && c.rail != rail)) continue;
+      if ((c.to > c.from) != repair) first = &c;
     }
     // "... (applied in N us[, in effect after E us])": how long the
     // fault's own commands took, and when the kernel reported the change.
@@ -146,7 +177,14 @@ std::vector<std::string> PathReport::Reactions(const std::vector<FaultEvent>& ev
                     e.what.c_str(), after_us / 1e3, effect, first->peer, first->channel, first->rail,
                     StateName(first->from), StateName(first->to), took.c_str());
     }
-    out.emplace_back(buf);
+    std::string line = buf;
+    if (relay != nullptr) {
+      std::snprintf(buf, sizeof(buf), "; relay lane of peer %d channel %d %s -> %s %.1f ms after it began",
+                    relay->peer, relay->channel, StateName(relay->from), StateName(relay->to),
+                    static_cast<double>(relay->mono_us - e.mono_us) / 1e3);
+      line += buf;
+    }
+    out.push_back(line);
   }
   return out;
 }

@@ -2,6 +2,10 @@
 // rail's share of the bytes sent to each remote peer and its paths' worst
 // state (from mrdCommGetLinkStats); and every path state change seen, to
 // time the library's reaction to a fault.
+//
+// Besides one entry per rail, a link may list its relay lane (rail -1, see
+// kRelayRail): what it sent through a rank on a third host while every
+// path to its peer was cut. It is shown as "relay", never as a rail.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +19,24 @@
 #include "meridian/meridian.h"
 
 namespace mrdlinkfault {
+
+// The rail of a link's relay lane in mrdCommGetLinkStats: no NIC of this
+// rank, so no rail index; its bytesSent are the bytes relayed to the peer
+// through other ranks.
+constexpr int kRelayRail = -1;
+
+// "rail 1", or "relay" for the relay lane.
+std::string RailName(int rail);
+
+// Rails in index order, then the relay lane: a report lists the rails the
+// same way whether or not a link relays.
+struct RailOrder {
+  bool operator()(int a, int b) const {
+    if ((a == kRelayRail) != (b == kRelayRail)) return b == kRelayRail;
+    return a < b;
+  }
+};
+using RailBytes = std::map<int, uint64_t, RailOrder>;
 
 struct StateChange {
   uint64_t mono_us;
@@ -30,26 +52,36 @@ class PathReport {
   PathReport(mrdComm_t comm, int rank, int nranks) : comm_(comm), rank_(rank), nranks_(nranks) {}
 
   // Reads every link's stats; returns " | p2 r0 H 52% r1 D 48% ..." for the
-  // bytes sent since the previous call (rails that sent nothing show 0%).
+  // bytes sent since the previous call (rails that sent nothing show 0%;
+  // the relay lane, when listed, shows as "relay").
   // Returns false (and a message in *line) if the library call fails.
   bool Sample(std::string* line);
   const std::set<StateChange>& changes() const { return changes_; }
-  // Bytes sent per rail (all peers) since the start.
-  const std::map<int, uint64_t>& rail_bytes() const { return rail_bytes_total_; }
+  // Bytes sent per rail (all peers) since the start; kRelayRail: relayed.
+  const RailBytes& rail_bytes() const { return rail_bytes_total_; }
   // Chunks sent again per rail (all peers; taken over from a slow or dead
   // path, so each is a second copy), as of the last sample.
-  std::map<int, uint64_t> rail_resends() const;
+  RailBytes rail_resends() const;
+  // Bytes relayed to each peer through other ranks (its relay lane's
+  // bytesSent, all channels), read now; peers whose links list no relay
+  // lane are absent. Returns false (and a message in *error) if the
+  // library call fails.
+  bool RelayedBytes(std::map<int, uint64_t>* per_peer, std::string* error);
 
   // For each fault event, the first state change after it that goes the
   // same way (worse after a fault, better after a repair), as report lines.
   std::vector<std::string> Reactions(const std::vector<FaultEvent>& events) const;
 
  private:
+  // Every entry of the link to `peer`; false (and a message in *error) if
+  // the library call fails.
+  bool LinkStats(int peer, std::vector<mrdPathStats_t>* stats, std::string* error);
+
   mrdComm_t comm_;
   int rank_, nranks_;
   std::map<std::tuple<int, int, int>, uint64_t> last_sent_;  // (peer, channel, rail)
   std::map<std::tuple<int, int, int>, uint64_t> resends_;    // (peer, channel, rail)
-  std::map<int, uint64_t> rail_bytes_total_;
+  RailBytes rail_bytes_total_;
   std::set<StateChange> changes_;
 };
 

@@ -3,6 +3,7 @@
 # drops a share of its packets, takes it down, flaps it, and undoes it all.
 #
 #   rail_fault.sh [--hosts LIST] ACTION RAIL [ARGS]
+#   rail_fault.sh cut|uncut HOST_A HOST_B
 #
 # Needs root and the job's topology in the environment, as netns_job.sh
 # gives it to its ranks and to its --fault command: NETNS_JOB_HOSTS,
@@ -14,6 +15,8 @@
 #
 #   --hosts LIST   comma-separated host indices, e.g. 0,2 (default: every host)
 #   RAIL           a rail index (0-based: veth<RAIL> in each host), or "all"
+#   HOST_A HOST_B  two different host indices (cut and uncut: they name
+#                  their hosts, every rail; no --hosts)
 #
 # Actions:
 #   rate RAIL RATE   limit each listed host's rail to RATE in both
@@ -44,10 +47,24 @@
 #                    down for PERIOD_MS, up for PERIOD_MS, ... for DURATION_S
 #                    seconds, in the foreground; ends with the rail up, also
 #                    when stopped by SIGTERM / SIGINT
+#   cut HOST_A HOST_B
+#                    every IPv4 packet between host A and host B is
+#                    dropped, on every rail, both ways, silently, by its
+#                    receiver, as loss 100 would but for this pair only
+#                    (chain cut<B> of table inet mrd_fault in A drops
+#                    what comes from B's addresses, cut<A> in B from A's;
+#                    both at once): A and B no longer reach each other
+#                    over any rail, while each still talks to every other
+#                    host. Cuts of other pairs stay; a loss setting on a
+#                    rail applies on top. ARP and IPv6 pass.
+#   uncut HOST_A HOST_B
+#                    removes the cut between A and B (nothing to do if
+#                    there is none)
 #   clear RAIL       removes the rate limits (both ends; also netns_job.sh
 #                    --rate's) and sets the link up in each listed host,
 #                    and removes the rail's loss setting (from every host,
-#                    as it is the rail's; RAIL all: the whole table)
+#                    as it is the rail's; RAIL all: the whole table, so
+#                    every cut too)
 #
 # Compose with sleep for timing, e.g.
 #   netns_job.sh --rails 2 --fault 'sleep 2; tests/netns/rail_fault.sh rate 1 50mbit' ...
@@ -159,10 +176,25 @@ while (($# > 0)); do
     *) break ;;
   esac
 done
-(($# >= 2)) || usage
+(($# >= 1)) || usage
 action=$1
-rail_arg=$2
-shift 2
+shift
+# cut and uncut name two hosts; every other action a rail first.
+pair_action=0
+case $action in
+  cut|uncut)
+    pair_action=1
+    (($# == 2)) || die "usage: $action HOST_A HOST_B"
+    [[ -z $host_list ]] || die "$action names its two hosts: no --hosts"
+    pair_args=("$1" "$2")
+    shift 2
+    ;;
+  *)
+    (($# >= 1)) || usage
+    rail_arg=$1
+    shift
+    ;;
+esac
 
 [[ -n ${NETNS_JOB_HOSTS:-} && -n ${NETNS_JOB_HOST_LINKS:-} && -n ${NETNS_JOB_RAILS:-} ]] ||
   die "NETNS_JOB_HOSTS, NETNS_JOB_HOST_LINKS and NETNS_JOB_RAILS must be set (netns_job.sh sets them for its ranks and its --fault command)"
@@ -194,16 +226,32 @@ fi
 hosts_label=$(IFS=,; echo "${hosts[*]}")
 
 sel_rails=()
-if [[ $rail_arg == all ]]; then
+if ((pair_action)); then
+  # Every rail, between the two hosts named.
   for ((k = 0; k < rails; k++)); do sel_rails+=("$k"); done
+  hosts=()
+  for h in "${pair_args[@]}"; do
+    [[ $h =~ ^[0-9]{1,4}$ ]] || die "bad host '$h' (a host index)"
+    h=$((10#$h))
+    ((h < nhosts)) || die "host $h: the job has $nhosts hosts (0..$((nhosts - 1)))"
+    hosts+=("$h")
+  done
+  ((hosts[0] != hosts[1])) || die "$action: two different hosts, not $h and $h"
+  hosts_label=$(IFS=,; echo "${hosts[*]}")
+  # (No "rail N" in it: link_fault_perf would take the fault for that rail's.)
+  what="hosts $hosts_label"
 else
-  [[ $rail_arg =~ ^[0-9]{1,4}$ ]] || die "bad RAIL '$rail_arg' (an index or 'all')"
-  k=$((10#$rail_arg))
-  ((k < rails)) || die "rail $k: the job has $rails rails (0..$((rails - 1)))"
-  sel_rails=("$k")
-  rail_arg=$k
+  if [[ $rail_arg == all ]]; then
+    for ((k = 0; k < rails; k++)); do sel_rails+=("$k"); done
+  else
+    [[ $rail_arg =~ ^[0-9]{1,4}$ ]] || die "bad RAIL '$rail_arg' (an index or 'all')"
+    k=$((10#$rail_arg))
+    ((k < rails)) || die "rail $k: the job has $rails rails (0..$((rails - 1)))"
+    sel_rails=("$k")
+    rail_arg=$k
+  fi
+  what="rail $rail_arg hosts $hosts_label"
 fi
-what="rail $rail_arg hosts $hosts_label"
 
 # The host-side veths are in the namespace netns_job.sh runs in: this one,
 # or, when we run inside one of the job's namespaces, an ancestor's (PID 1's
@@ -470,6 +518,56 @@ case $action in
     say "flap $what done: $cycles cycles; up"
     ;;
 
+  cut|uncut)
+    # Each host drops what comes from the other's addresses, on every rail:
+    # by the receiver, on the input hook, like loss (a packet dropped by its
+    # sender fails to send, and TCP just sends it again). A chain per other
+    # host (cut<B> in A), so that uncutting one pair leaves the cuts of the
+    # others.
+    subnets=()
+    for k in "${sel_rails[@]}"; do subnets[k]=$(rail_subnet "$k") || exit 1; done
+    scripts=()
+    for i in 0 1; do
+      h=${hosts[i]}
+      other=${hosts[1 - i]}
+      ns=${namespaces[h]}
+      if [[ $action == uncut ]] && ! ip netns exec "$ns" nft list table inet mrd_fault >/dev/null 2>&1; then
+        scripts[i]=""
+        continue
+      fi
+      script="add table inet mrd_fault"
+      script+=$'\n'"add chain inet mrd_fault cut$other { type filter hook input priority 0; policy accept; }"
+      script+=$'\n'"flush chain inet mrd_fault cut$other"
+      if [[ $action == cut ]]; then
+        a=""
+        for k in "${sel_rails[@]}"; do a+="${a:+, }10.$((77 + k)).${subnets[k]}.$((other + 1))"; done
+        script+=$'\n'"add rule inet mrd_fault cut$other meta nfproto ipv4 ip saddr { $a } drop"
+      else
+        script+=$'\n'"delete chain inet mrd_fault cut$other"
+      fi
+      scripts[i]=$script
+    done
+    # Both hosts at once, so that neither direction is cut long before the
+    # other.
+    stamp=$(now_us)
+    nft_pids=()
+    for i in 0 1; do
+      [[ -n ${scripts[i]} ]] || continue
+      run_in "${scripts[i]}" ip netns exec "${namespaces[hosts[i]]}" nft -f - &
+      nft_pids+=($!)
+    done
+    failed=0
+    for p in "${nft_pids[@]}"; do wait "$p" || failed=1; done
+    ((failed == 0)) || exit 1
+    done_at=$(now_us)
+    if [[ $action == cut ]]; then
+      say "cut $what (all IPv4 between them dropped by the receiver, on all $rails rails, both ways)"
+    else
+      for h in "${hosts[@]}"; do nft_drop_empty_table "$h"; done
+      say "uncut $what (no cut between them)"
+    fi
+    ;;
+
   clear)
     (($# == 0)) || die "usage: clear RAIL"
     find_root
@@ -491,9 +589,13 @@ case $action in
       fi
     done
     links_up
-    say "clear $what (no rate limit, no loss, up)"
+    if [[ $rail_arg == all ]]; then
+      say "clear $what (no rate limit, no loss, no cut, up)"
+    else
+      say "clear $what (no rate limit, no loss, up)"
+    fi
     ;;
 
-  *) die "unknown action '$action' (rate, loss, down, up, flap, clear; -h for help)" ;;
+  *) die "unknown action '$action' (rate, loss, down, up, flap, cut, uncut, clear; -h for help)" ;;
 esac
 exit 0
