@@ -118,8 +118,8 @@ class Communicator {
   Status setupRelays();
   void progressLoop();
   void stopProgress();
-  // Counts operations running or waiting for execMu_, and when the last
-  // one ended: the progress thread keeps out of their way.
+  // Counts operations (execute) running or waiting for execMu_, and when
+  // the last one ended: the progress thread keeps out of their way.
   class OpRunning {
    public:
     explicit OpRunning(Communicator* c);

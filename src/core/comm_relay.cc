@@ -62,6 +62,12 @@ void Communicator::progressLoop() {
         progCv_.wait_for(lk, std::chrono::nanoseconds(kProgressIdleNs));
       }
       if (progStop_) return;
+      if (asyncError_.load() != mrdSuccess) {
+        // An operation failed: the links may still hold the user's buffers
+        // (posted receives, sends), which the user may free now.
+        progCv_.wait_for(lk, std::chrono::milliseconds(100));
+        continue;
+      }
     }
     fds.clear();
     int64_t timerUs = -1;
@@ -77,9 +83,11 @@ void Communicator::progressLoop() {
         bool moved = false;
         Status st = relayLinks_[i]->progress(&moved);
         if (!st.isOk()) {
-          // The next operation on it meets the same error and reports it;
-          // here it would only be met again and again.
-          MRD_LOG_DEBUG(kNet, "link progress thread: {}", st.message());
+          // The communicator failed, as if an operation had met it: the
+          // next one refuses with this message.
+          MRD_LOG_WARN(kNet, "link progress thread: {}", st.message());
+          setError(st);
+          asyncError_.store(st.code());
           failed[i] = true;
           continue;
         }
@@ -88,9 +96,12 @@ void Communicator::progressLoop() {
         if (t >= 0 && (timerUs < 0 || t < timerUs)) timerUs = t;
       }
     }
-    // Sockets wake it at once; timers (probes, stall checks, relay
-    // timeouts) no sooner than every millisecond: between operations that
-    // is precise enough, and the cores belong to the user.
+    // Readable sockets wake it at once; timers (probes, stall checks,
+    // relay timeouts, frames to write) no sooner than every millisecond:
+    // between operations that is precise enough, and the cores belong to
+    // the user. (Not writability: a socket a link wants to write on may
+    // stay writable while the link holds back, and poll would not wait.)
+    for (pollfd& f : fds) f.events = static_cast<short>(f.events & ~POLLOUT);
     fds.push_back(pollfd{progWakeFd_, POLLIN, 0});
     const int64_t waitUs = std::clamp<int64_t>(timerUs < 0 ? 100000 : timerUs, 1000, 100000);
     timespec ts{0, static_cast<long>(waitUs) * 1000};

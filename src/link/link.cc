@@ -760,7 +760,10 @@ Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
       path.inHdrGot += static_cast<size_t>(r);
       path.lastRxNs = now;
       if (path.inHdrGot < kHdr) return Status::ok();
-      if (path.in.kind == kFrameData || path.in.kind == kFrameAck || path.in.kind == kFrameRelay) *moved = true;
+      if (path.in.kind == kFrameData || path.in.kind == kFrameAck || path.in.kind == kFrameRelay ||
+          path.in.kind == kFrameRelayAck) {
+        *moved = true;
+      }
       if (isControl(path.in.kind)) {
         if (path.in.len != 0) return pathError(p, "control frame with a payload (corrupt stream)");
         MRD_TRY(handleControl(p, now));
@@ -804,15 +807,16 @@ Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
       path.inGot += static_cast<size_t>(r);
       path.lastRxNs = now;
     }
-    if (path.dest == Dest::kRelay) {
-      path.dest = Dest::kSink;
-      MRD_TRY(finishRelayFrame(p));
-    } else {
-      finishData(p);
-    }
+    const bool relayed = path.dest == Dest::kRelay;
+    if (!relayed) finishData(p);
     path.inHdrGot = 0;
     path.inGot = 0;
     path.destPtr = nullptr;
+    if (relayed) {
+      // (The frame is off the stream first: an error here leaves it whole.)
+      path.dest = Dest::kSink;
+      MRD_TRY(finishRelayFrame(p));
+    }
   }
   return Status::ok();
 }
@@ -995,7 +999,7 @@ Status Link::progress(bool* moved) {
   MRD_TRY(applyStaged());
   completeRecvs();
   judgeCut(now);
-  pumpRelay(now);
+  pumpRelay(now, moved);
   for (size_t p = 0; p < paths_.size(); ++p) MRD_TRY(progressSend(p, now, moved));
   completeSends();
   if (opt_.log != nullptr) {
@@ -1017,8 +1021,10 @@ void Link::addPollFds(std::vector<pollfd>* fds) const {
     const bool blocked = p.inHdrGot == sizeof(Frame) && p.in.kind == kFrameData &&
                          p.destPtr == nullptr && p.in.seq >= inBase_ + in_.size();
     const bool wantIn = !p.eof && !blocked;
-    const bool wantOut = p.curActive || !p.ctrl.empty() || !resend_.empty() || !relayOut_.empty() ||
-                         (!out_.empty() && out_.back().nextFresh < out_.back().chunk.size());
+    // (A relaying link's own chunks do not go on its paths.)
+    const bool ownData = !(relaying_ && relayUsable_) &&
+                         (!resend_.empty() || (!out_.empty() && out_.back().nextFresh < out_.back().chunk.size()));
+    const bool wantOut = p.curActive || !p.ctrl.empty() || !relayOut_.empty() || ownData;
     short events = static_cast<short>((wantIn ? POLLIN : 0) | (wantOut ? POLLOUT : 0));
     if (events != 0) fds->push_back(pollfd{p.desc.fd, events, 0});
   }
@@ -1028,7 +1034,7 @@ int64_t Link::timerDueUs() const {
   // Pings, and the stall check of paths holding unacknowledged data.
   bool acksWaiting = false;
   for (const Path& p : paths_) acksWaiting = acksWaiting || (!p.dead && p.rxFrames > p.ackQueued);
-  if (out_.empty() && in_.empty() && !acksWaiting && relayInflight_.empty()) return -1;
+  if (out_.empty() && in_.empty() && !acksWaiting && relayInflight_.empty() && relayOut_.empty()) return -1;
   int64_t due = static_cast<int64_t>(opt_.probe.intervalUs);
   for (const Path& p : paths_) {
     if (!p.dead && p.waiting > 0) due = std::min<int64_t>(due, opt_.probe.downUs / 4 + 1);

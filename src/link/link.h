@@ -257,7 +257,7 @@ class Link : public transport::Connection {
   void queueAck(size_t p, uint64_t now, bool force);
   // Relaying (link_relay.cc).
   void judgeCut(uint64_t now);
-  void pumpRelay(uint64_t now);
+  void pumpRelay(uint64_t now, bool* moved);
   bool takeRelayFrame(size_t p);             // onto the path's current frame, if one waits
   Status finishRelayFrame(size_t p);         // one read from path p: deliver or pass on
   Status handleRelayAck(size_t p, uint64_t now);
@@ -350,6 +350,7 @@ class Link : public transport::Connection {
     std::vector<char> body;
   };
   RelayRouter* router_ = nullptr;
+  bool relayJoined_ = false;   // had a router: relayed frames while closing are dropped, not errors
   bool relaying_ = false;      // cut: chunks go through relays
   bool relayUsable_ = false;   // and some relay can take them (else the paths, cut or not)
   uint64_t relaySinceNs_ = 0;

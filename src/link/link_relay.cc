@@ -15,6 +15,7 @@
 namespace mrd::link {
 void Link::setRouter(RelayRouter* router) {
   router_ = router;
+  relayJoined_ = relayJoined_ || router != nullptr;
   if (router_ != nullptr) router_->attach(peer_, this);
 }
 
@@ -77,11 +78,17 @@ Status Link::finishRelayFrame(size_t p) {
   path.relayBuf = {};
   const Frame outer = path.in;
   if (router_ == nullptr) {
+    // Closing (the router is gone): its sender sends it again elsewhere.
+    giveBack(&copyPool_, &body);
+    if (relayJoined_) return Status::ok();
     // Relaying is off here (two hosts, or MRD_REROUTE=0): nobody sends these.
-    return pathError(p, "relayed frame on a communicator that does not relay (corrupt stream or version mismatch)");
+    return pathError(p, "relayed frame on a communicator that does not relay (MRD_REROUTE differs between ranks, corrupt stream or version mismatch)");
   }
   const uint64_t n = static_cast<uint64_t>(router_->nranks());
-  if (outer.seq >= n || outer.offset >= n || outer.seq == outer.offset) {
+  // The first hop comes from its origin; the last one from someone else.
+  const bool toUs = outer.seq == static_cast<uint64_t>(self_);
+  const bool fromPeer = outer.offset == static_cast<uint64_t>(peer_);
+  if (outer.seq >= n || outer.offset >= n || outer.seq == outer.offset || toUs == fromPeer) {
     return pathError(p, "relayed frame from rank " + std::to_string(outer.offset) + " to rank " +
                             std::to_string(outer.seq) + " of " + std::to_string(n) + " (corrupt stream)");
   }
@@ -111,10 +118,13 @@ Status Link::finishRelayFrame(size_t p) {
 Status Link::handleRelayAck(size_t p, uint64_t now) {
   const Frame f = paths_[p].in;
   if (router_ == nullptr) {
-    return pathError(p, "relay ack on a communicator that does not relay (corrupt stream or version mismatch)");
+    if (relayJoined_) return Status::ok();  // closing
+    return pathError(p, "relay ack on a communicator that does not relay (MRD_REROUTE differs between ranks, corrupt stream or version mismatch)");
   }
   const uint64_t n = static_cast<uint64_t>(router_->nranks());
-  if (f.seq >= n || f.offset >= n || f.seq == f.offset) {
+  const bool toUs = f.seq == static_cast<uint64_t>(self_);
+  const bool fromPeer = f.offset == static_cast<uint64_t>(peer_);
+  if (f.seq >= n || f.offset >= n || f.seq == f.offset || toUs == fromPeer) {
     return pathError(p, "relay ack from rank " + std::to_string(f.offset) + " to rank " + std::to_string(f.seq) +
                             " of " + std::to_string(n) + " (corrupt stream)");
   }
@@ -225,17 +235,19 @@ void Link::judgeCut(uint64_t now) {
   if (quietNs < kCutFactor * opt_.probe.downUs * 1000) return;
   relaySinceNs_ = now;
   mark(true, "no path shows life for " + std::to_string(quietNs / 1000000) + " ms: link cut, relaying");
-  // Every path is down (they come back as probes get through), and what
-  // they hold goes through relays too (their acks, should they come,
-  // still count).
+  // Every path is down (they come back as probes get through); what they
+  // hold goes through relays too (their acks, should they come, still
+  // count) once pumpRelay finds one usable.
+  relayUsable_ = false;
   for (Path& p : paths_) {
     if (!p.dead && p.health.state() != probe::PathState::kDown) p.health.onError(now, "link cut");
-    requeueInflight(p);
   }
 }
 
-void Link::pumpRelay(uint64_t now) {
-  // Chunks whose acks are overdue go again (through another relay).
+void Link::pumpRelay(uint64_t now, bool* moved) {
+  // Chunks whose acks are overdue go again (through another relay, if
+  // there is one: a lone relay is never avoided, or the chunks would wait
+  // on the cut paths meanwhile).
   const uint64_t timeoutNs =
       std::max<uint64_t>(kRelayTimeoutFloorNs, static_cast<uint64_t>(4 * relayRttUs_ * 1e3));
   bool again = false;
@@ -246,7 +258,9 @@ void Link::pumpRelay(uint64_t now) {
     OutMsg* m = outMsg(f.seq);
     if (m == nullptr || m->chunk[f.chunk] == kAcked) continue;
     resend_.push_back(Resend{f.seq, f.chunk});
-    relayAvoidUntilNs_[f.via] = now + kRelayAvoidNs;
+    if (router_ != nullptr && router_->pickRelay(peer_, [&](int r) { return r == f.via; }) >= 0) {
+      relayAvoidUntilNs_[f.via] = now + kRelayAvoidNs;
+    }
     ++relayResends_;
     again = true;
   }
@@ -263,8 +277,13 @@ void Link::pumpRelay(uint64_t now) {
     auto it = relayAvoidUntilNs_.find(r);
     return it != relayAvoidUntilNs_.end() && it->second > now;
   };
-  // (With no relay left, the paths carry the chunks, cut or not.)
+  // (With no relay left, the paths carry the chunks, cut or not; once one
+  // is back, what they hold goes through it too.)
+  const bool wasUsable = relayUsable_;
   relayUsable_ = router_->pickRelay(peer_, avoid) >= 0;
+  if (relayUsable_ && !wasUsable) {
+    for (Path& p : paths_) requeueInflight(p);
+  }
   while (relayUsable_ && relayInflightBytes_ < kRelayWindowBytes) {
     uint64_t seq = 0;
     uint32_t chunk = 0;
@@ -293,6 +312,7 @@ void Link::pumpRelay(uint64_t now) {
       ++m->writtenCount;
     }
     lastRelayVia_ = via;
+    *moved = true;
     ++relayChunks_;
     relayBytesSent_ += len;
   }

@@ -34,7 +34,8 @@ class RelayRouter {
   int nranks() const { return static_cast<int>(hostOf_.size()); }
   // Registers the link to `peer` (links register themselves, Link::setRouter).
   void attach(int peer, Link* link);
-  // The link to `rank`, or nullptr (this rank, the same host, out of range).
+  // The link to `rank`, or nullptr (this rank, a peer reached by shared
+  // memory or a plug-in, out of range).
   Link* linkTo(int rank) const;
   // A rank to relay a chunk for `dest` through: on a host other than this
   // rank's and dest's, its link from here not cut, `skip` false for it;
