@@ -221,7 +221,16 @@ void Link::judgeCut(uint64_t now) {
     if (opt_.log != nullptr) opt_.log->transition(now, self_, peer_, -1, t);
   };
   if (relaying_) {
-    if (evidence > relaySinceNs_) mark(false, "a path shows life again: relaying ends");
+    // Ends once a path both shows life and has its probes back (down ->
+    // degraded): one packet through is not enough, as a path still in
+    // TCP's retransmit back-off beside it would hold the chunks handed to
+    // it for up to seconds.
+    bool back = false;
+    for (const Path& p : paths_) {
+      back = back || (!p.dead && p.health.state() != probe::PathState::kDown &&
+                      std::max(p.lastRxNs, p.netAliveNs) > relaySinceNs_);
+    }
+    if (back) mark(false, "a path is back: relaying ends");
     return;
   }
   bool owed = false;
