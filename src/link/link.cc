@@ -1141,6 +1141,10 @@ std::string Link::describeState() const {
   if (relaying_) s += "; cut, relaying" + std::string(relayUsable_ ? "" : " (no relay available)");
   if (!relayInflight_.empty()) s += "; " + std::to_string(relayInflight_.size()) + " relayed chunk(s) unacked";
   if (!relayOut_.empty()) s += "; " + std::to_string(relayOut_.size()) + " frame(s) of other ranks to pass on";
+  if (relayPassedBytes_ > 0 || relayDropped_ > 0) {
+    s += "; passed on " + std::to_string(relayPassedBytes_) + " bytes for other ranks, dropped " +
+         std::to_string(relayDropped_) + " relayed frame(s)";
+  }
   return s;
 }
 
