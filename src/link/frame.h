@@ -25,6 +25,10 @@ enum FrameKind : uint32_t {
   // came: seq = destination (the chunk's sender), offset = origin, msgBytes
   // = the chunk's index, tag = its message's sequence number. No payload.
   kFrameRelayAck = 0x4d440006,
+  // The sender's NIC under path `tag` went down (a kernel link event): the
+  // path is dead both ways, whatever the receiver's own NIC says. Goes on
+  // another path. No payload.
+  kFrameNicDown = 0x4d440007,
 };
 
 struct Frame {

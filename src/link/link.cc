@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "core/mono_clock.h"
+#include "link/nic_watch.h"
 #include "log/log.h"
 #include "probe/probe_log.h"
 
@@ -25,7 +26,8 @@ namespace {
 bool wouldBlock(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 
 bool isControl(uint32_t kind) {
-  return kind == kFrameAck || kind == kFramePing || kind == kFramePong || kind == kFrameRelayAck;
+  return kind == kFrameAck || kind == kFramePing || kind == kFramePong || kind == kFrameRelayAck ||
+         kind == kFrameNicDown;
 }
 
 }  // namespace
@@ -39,7 +41,9 @@ Link::Link(int peer, int self, int channel, std::vector<PathDesc> paths, const L
     p.desc = std::move(paths[i]);
     p.health = probe::PathHealth(opt_.probe);
     p.health.setTransitionCallback([this, i](const probe::Transition& t) { onTransition(i, t); });
+    if (opt_.nics != nullptr && !p.desc.ifname.empty()) opt_.nics->usable(p.desc.ifname);  // watched from now on
   }
+  if (opt_.nics != nullptr) nicGeneration_ = opt_.nics->generation() - 1;  // the first round looks
 }
 
 Link::~Link() {
@@ -131,6 +135,24 @@ void Link::onTransition(size_t p, const probe::Transition& t) {
                probe::pathStateName(t.from), probe::pathStateName(t.to), t.reason);
   if (opt_.log != nullptr) opt_.log->transition(t.atNs, self_, peer_, static_cast<int>(p), t);
   if (t.to == probe::PathState::kDown && opt_.reroute) requeueInflight(paths_[p]);
+}
+
+void Link::checkNics(uint64_t now) {
+  nicGeneration_ = opt_.nics->generation();
+  for (size_t p = 0; p < paths_.size(); ++p) {
+    Path& path = paths_[p];
+    if (path.desc.ifname.empty()) continue;
+    const bool down = !opt_.nics->usable(path.desc.ifname);
+    if (down == path.nicDown) continue;
+    path.nicDown = down;
+    // Static striping is the baseline that knows nothing of path health.
+    if (!down || path.dead || !opt_.reroute) continue;
+    path.health.onError(now, "NIC " + path.desc.ifname + " is down (kernel link event)");
+    // The peer's NIC may be fine: without a word it would wait for its
+    // own stall rule to see that nothing comes back.
+    const size_t q = quickestPath();
+    if (q != SIZE_MAX && q != p) paths_[q].ctrl.push(Frame{kFrameNicDown, 0, 0, 0, 0, p});
+  }
 }
 
 void Link::requeueInflight(Path& path) {
@@ -380,13 +402,18 @@ void Link::fillEstimates(uint64_t now) {
   for (const PathEstimate& e : est_) any = any || e.usable;
   if (!any) {
     uint64_t freshest = 0;
+    // A path whose NIC the kernel says is down is no candidate, unless
+    // every NIC is.
+    bool nicLeft = false;
+    for (const Path& p : paths_) nicLeft = nicLeft || (!p.dead && !p.nicDown);
     for (const Path& p : paths_) {
-      if (!p.dead) freshest = std::max({freshest, p.lastAckRecvNs, p.netAliveNs});
+      if (!p.dead && (!nicLeft || !p.nicDown)) freshest = std::max({freshest, p.lastAckRecvNs, p.netAliveNs});
     }
     const uint64_t slackNs = opt_.probe.downUs * 1000;
     for (size_t i = 0; i < paths_.size(); ++i) {
       const Path& p = paths_[i];
-      est_[i].usable = !p.dead && std::max(p.lastAckRecvNs, p.netAliveNs) + slackNs >= freshest;
+      est_[i].usable = !p.dead && (!nicLeft || !p.nicDown) &&
+                       std::max(p.lastAckRecvNs, p.netAliveNs) + slackNs >= freshest;
     }
   }
 }
@@ -591,6 +618,17 @@ Status Link::handleControl(size_t p, uint64_t now) {
     }
     case kFrameRelayAck:
       return handleRelayAck(p, now);
+    case kFrameNicDown: {
+      if (path.in.tag >= paths_.size()) {
+        return pathError(p, "NIC-down notice for path " + std::to_string(path.in.tag) + " of " +
+                                std::to_string(paths_.size()) + " (corrupt stream)");
+      }
+      Path& gone = paths_[static_cast<size_t>(path.in.tag)];
+      if (!gone.dead && opt_.reroute) {
+        gone.health.onError(now, "the peer's NIC " + gone.desc.remoteNic + " is down (its kernel link event)");
+      }
+      break;
+    }
     case kFramePong:
       if (path.in.tag == path.pingSentNs) path.pingSentNs = 0;
       if (path.in.tag <= now) {
@@ -598,7 +636,8 @@ Status Link::handleControl(size_t p, uint64_t now) {
         // Bounded: a wild value from the peer must not wrap the sum.
         const uint64_t queued = std::min(path.in.offset, rtt) + std::min(path.in.seq, rtt);
         const uint64_t net = rtt > queued ? rtt - queued : 0;
-        const bool away = path.in.msgBytes != 0 || backFromAway_;
+        // (A pong read after our NIC went down left before: it proves nothing.)
+        const bool away = path.in.msgBytes != 0 || backFromAway_ || path.nicDown;
         const uint64_t sibling = bestLiveNs(&probe::PathHealth::netRttEwmaUs, p);
         path.health.onRttSample(now, rtt, net, !away, sibling);
       }
@@ -944,6 +983,10 @@ void Link::completeRecvs() {
 
 Status Link::progress(bool* moved) {
   const uint64_t now = monotonicNs();
+  if (opt_.nics != nullptr) {
+    opt_.nics->poll(now);
+    if (opt_.nics->generation() != nicGeneration_) checkNics(now);
+  }
   // The first round after an operation ended reads what waited meanwhile.
   backFromAway_ = away_;
   away_ = false;
@@ -1014,6 +1057,7 @@ Status Link::progress(bool* moved) {
 }
 
 void Link::addPollFds(std::vector<pollfd>* fds) const {
+  if (opt_.nics != nullptr && opt_.nics->fd() >= 0) fds->push_back(pollfd{opt_.nics->fd(), POLLIN, 0});
   for (const Path& p : paths_) {
     if (p.dead) continue;
     // Readable data we cannot place yet (its message is not posted) must

@@ -47,6 +47,7 @@ class ProbeLog;
 
 namespace mrd::link {
 
+class NicWatch;
 class RelayRouter;
 
 constexpr size_t kEagerBytes = 64 << 10;     // sends up to this size complete at once
@@ -58,6 +59,7 @@ constexpr size_t kEagerBudget = 1 << 20;
 struct PathDesc {
   int fd = -1;
   int rail = 0;               // index of the local NIC
+  std::string ifname;         // the local NIC's interface name (NicWatch), or empty
   std::string localNic, remoteNic;  // "eth0 10.1.0.5", for logs and stats
 };
 
@@ -67,6 +69,9 @@ struct LinkOptions {
   size_t pathCapBytes = 2 << 20;       // unacknowledged bytes per path
   double fallbackBytesPerUs = 1000;    // assumed goodput before any measurement
   std::shared_ptr<probe::ProbeLog> log;  // MRD_PROBE_LOG, or none
+  // The kernel's word on the local NICs (shared by a communicator's links),
+  // or none: a path whose NIC goes down is down at once, and the peer told.
+  std::shared_ptr<NicWatch> nics;
 };
 
 // What mrdCommGetLinkStats reports per path. The relay lane (chunks sent
@@ -165,6 +170,7 @@ class Link : public transport::Connection {
     PathDesc desc;
     probe::PathHealth health;
     bool dead = false;              // the socket failed: nothing more on it
+    bool nicDown = false;           // its local NIC is down (NicWatch): no use waiting for it
     // Sending: the frame being written, control frames waiting, data frames awaiting acks.
     Frame cur{};
     const char* curPayload = nullptr;
@@ -254,6 +260,9 @@ class Link : public transport::Connection {
   // whether or not the peer has read it yet. 0 when the socket says nothing.
   uint64_t deliveredBytes(const Path& path) const;
   void onTransition(size_t p, const probe::Transition& t);
+  // The NicWatch saw a change: paths over a NIC that went down are down
+  // now, their chunks go elsewhere, and the peer hears of it.
+  void checkNics(uint64_t now);
   void queueAck(size_t p, uint64_t now, bool force);
   // Relaying (link_relay.cc).
   void judgeCut(uint64_t now);
@@ -303,6 +312,7 @@ class Link : public transport::Connection {
     if (pool->size() < 64 && v->capacity() > 0) pool->push_back(std::move(*v));
   }
   transport::ProbeSample probe_{};
+  uint64_t nicGeneration_ = 0;  // of opt_.nics when last checked
   size_t stripe_ = 0;  // MRD_REROUTE=0: the next path
   Status lastFailure_;  // why the last path died
   // How long closing a link waits for the peer to acknowledge what it sent.

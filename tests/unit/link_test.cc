@@ -23,6 +23,7 @@
 
 #include "link/frame.h"
 #include "link/link.h"
+#include "link/nic_watch.h"
 #include "link/path_scheduler.h"
 
 namespace mrd::link {
@@ -35,7 +36,8 @@ struct Pair {
   std::vector<int> aFds, bFds;
 };
 
-Pair makePair(int npaths, bool reroute = true) {
+// nics: the NIC watch of link a, whose path i goes over NIC "nic<i>".
+Pair makePair(int npaths, bool reroute = true, std::shared_ptr<NicWatch> nics = nullptr) {
   Pair p;
   std::vector<PathDesc> da, db;
   for (int i = 0; i < npaths; ++i) {
@@ -45,6 +47,7 @@ Pair makePair(int npaths, bool reroute = true) {
     x.fd = sv[0];
     y.fd = sv[1];
     x.rail = y.rail = i;
+    if (nics != nullptr) x.ifname = "nic" + std::to_string(i);
     x.localNic = y.remoteNic = "a" + std::to_string(i);
     x.remoteNic = y.localNic = "b" + std::to_string(i);
     da.push_back(x);
@@ -54,7 +57,9 @@ Pair makePair(int npaths, bool reroute = true) {
   }
   LinkOptions opt;
   opt.reroute = reroute;
-  p.a = std::make_unique<Link>(1, 0, 0, da, opt);
+  LinkOptions optA = opt;
+  optA.nics = std::move(nics);
+  p.a = std::make_unique<Link>(1, 0, 0, da, optA);
   p.b = std::make_unique<Link>(0, 1, 0, db, opt);
   return p;
 }
@@ -216,6 +221,107 @@ TEST(Link, APathThatDiesMidTransferHasItsChunksResentOnTheOthers) {
   ASSERT_TRUE(p.b->postRecv(&r2).isOk());
   ASSERT_TRUE(drive(p, {&s2, &r2}).isOk());
   EXPECT_EQ(got, more);
+}
+
+std::string lastReason(const PathStats& s) { return s.transitions.empty() ? "" : s.transitions.back().reason; }
+
+// The kernel says a NIC went down (its link event, fed here by hand: the
+// socket pair itself keeps working, so nothing but the event can take the
+// path down this quickly): the path over it is down in that very round,
+// its chunks go to the other path, the peer hears of it and takes its end
+// down too; once the NIC is back, probes bring the path back.
+TEST(Link, ANicGoingDownTakesItsPathDownAtOnceAndTellsThePeer) {
+  auto nics = NicWatch::detached();
+  Pair p = makePair(2, true, nics);
+  std::vector<char> out = pattern(8 << 20, 5), in(8 << 20);
+  Request s{1, out.data(), out.size()}, r{1, in.data(), in.size()};
+  ASSERT_TRUE(p.a->postSend(&s).isOk());
+  ASSERT_TRUE(p.b->postRecv(&r).isOk());
+  bool moved = false;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(p.a->progress(&moved).isOk());
+    ASSERT_TRUE(p.b->progress(&moved).isOk());
+  }
+  std::vector<PathStats> sa, sb;
+  p.a->stats(&sa);
+  ASSERT_EQ(sa[1].state, probe::PathState::kHealthy);
+  ASSERT_GT(sa[1].chunksSent, 0u) << "path 1 carries chunks before the event";
+  const uint64_t gen = nics->generation();
+  NicEvent down;
+  down.name = "nic1";
+  down.usable = false;
+  NicEvent other;
+  other.name = "eth9";  // not a NIC of this link: no change
+  other.usable = false;
+  nics->apply({other, down}, 1);
+  EXPECT_EQ(nics->generation(), gen + 1);
+  EXPECT_FALSE(nics->usable("nic1"));
+  ASSERT_TRUE(p.a->progress(&moved).isOk());
+  p.a->stats(&sa);
+  EXPECT_EQ(sa[1].state, probe::PathState::kDown);
+  EXPECT_NE(lastReason(sa[1]).find("NIC nic1 is down (kernel link event)"), std::string::npos)
+      << lastReason(sa[1]);
+  EXPECT_EQ(sa[0].state, probe::PathState::kHealthy) << lastReason(sa[0]);
+  const uint64_t path1Chunks = sa[1].chunksSent;
+  Status st = drive(p, {&s, &r});
+  ASSERT_TRUE(st.isOk()) << st.message();
+  EXPECT_EQ(in, out);
+  p.a->stats(&sa);
+  p.b->stats(&sb);
+  EXPECT_EQ(sa[1].chunksSent, path1Chunks) << "no chunk went to the path whose NIC is down";
+  // (Its own probes bring its end back here, as the pair still works.)
+  bool told = false;
+  for (const probe::Transition& t : sb[1].transitions) {
+    told = told || (t.to == probe::PathState::kDown && t.reason.find("peer's NIC a1 is down") != std::string::npos);
+  }
+  EXPECT_TRUE(told) << "the peer heard of it: " << lastReason(sb[1]);
+  EXPECT_EQ(sb[0].state == probe::PathState::kDown, false);
+  // While the NIC is down the path stays down, whatever its probes say.
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(p.a->progress(&moved).isOk());
+    ASSERT_TRUE(p.b->progress(&moved).isOk());
+    usleep(100);
+  }
+  p.a->stats(&sa);
+  EXPECT_EQ(sa[1].state, probe::PathState::kDown);
+  // Back up: probes bring it back (the socket pair never stopped working).
+  NicEvent up = down;
+  up.usable = true;
+  nics->apply({up}, 2);
+  std::vector<char> more = pattern(4 << 20, 6), got(4 << 20);
+  bool back = false;
+  for (int round = 0; round < 20 && !back; ++round) {
+    Request s2{static_cast<uint64_t>(2 + round), more.data(), more.size()};
+    Request r2{static_cast<uint64_t>(2 + round), got.data(), got.size()};
+    ASSERT_TRUE(p.a->postSend(&s2).isOk());
+    ASSERT_TRUE(p.b->postRecv(&r2).isOk());
+    ASSERT_TRUE(drive(p, {&s2, &r2}).isOk());
+    EXPECT_EQ(got, more);
+    p.a->stats(&sa);
+    back = sa[1].state != probe::PathState::kDown;
+  }
+  EXPECT_TRUE(back) << "path 1 still down after its NIC came back: " << lastReason(sa[1]);
+}
+
+// Static striping is the baseline that knows nothing of path health: a NIC
+// event changes nothing there.
+TEST(Link, StaticStripingIgnoresNicEvents) {
+  auto nics = NicWatch::detached();
+  Pair p = makePair(2, false, nics);
+  NicEvent down;
+  down.name = "nic1";
+  down.usable = false;
+  nics->apply({down}, 1);
+  std::vector<char> out = pattern(1 << 20, 7), in(1 << 20);
+  Request s{1, out.data(), out.size()}, r{1, in.data(), in.size()};
+  ASSERT_TRUE(p.a->postSend(&s).isOk());
+  ASSERT_TRUE(p.b->postRecv(&r).isOk());
+  ASSERT_TRUE(drive(p, {&s, &r}).isOk());
+  EXPECT_EQ(in, out);
+  std::vector<PathStats> sa;
+  p.a->stats(&sa);
+  EXPECT_EQ(sa[1].state, probe::PathState::kHealthy);
+  EXPECT_GT(sa[1].chunksSent, 0u);
 }
 
 // A path through a relay that forwards at most setRate() bytes per second

@@ -19,6 +19,7 @@
 #include "bootstrap/socket.h"
 #include "config/params.h"
 #include "link/link.h"
+#include "link/nic_watch.h"
 #include "link/nic.h"
 #include "log/log.h"
 #include "probe/probe_log.h"
@@ -26,7 +27,7 @@
 namespace mrd::transport::tcp {
 namespace {
 
-constexpr uint32_t kConnMagic = 0x4d524457;  // "MRDW": link framing (relay frames)
+constexpr uint32_t kConnMagic = 0x4d524458;  // "MRDX": link framing (NIC-down notices)
 constexpr size_t kMaxRails = 4;
 
 struct ConnHello {
@@ -248,6 +249,7 @@ Status TcpTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
   if (!params.probeLog.empty()) {
     opt.log = probe::ProbeLog::forProcess(params.probeLog, me, opt.probe.logIntervalUs);
   }
+  if (params.reroute) opt.nics = link::NicWatch::open();
   std::lock_guard<std::mutex> g(mu_);
   for (int p = 0; p < n; ++p) {
     if (!ctx.useFor[static_cast<size_t>(p)]) continue;
@@ -265,6 +267,7 @@ Status TcpTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
           link::PathDesc d;
           d.fd = fd;
           d.rail = local;
+          d.ifname = nics[static_cast<size_t>(me)][static_cast<size_t>(local)].name;
           d.localNic = nicText(nics[static_cast<size_t>(me)][static_cast<size_t>(local)]);
           d.remoteNic = nicText(nics[static_cast<size_t>(p)][static_cast<size_t>(remote)]);
           descs.push_back(std::move(d));
