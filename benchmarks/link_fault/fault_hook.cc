@@ -24,6 +24,21 @@ uint64_t ClockUs(clockid_t id) {
 
 uint64_t MonotonicUs() { return ClockUs(CLOCK_MONOTONIC); }
 
+bool FaultEvent::IsRepair() const {
+  return what.rfind("up", 0) == 0 || what.rfind("uncut", 0) == 0 || what.rfind("clear", 0) == 0 ||
+         (what.rfind("flap", 0) == 0 && what.find("; up") != std::string::npos);
+}
+
+bool FaultEvent::OneRail(int* rail) const {
+  const size_t named = what.find("rail ");
+  return named != std::string::npos && std::sscanf(what.c_str() + named, "rail %d", rail) == 1;
+}
+
+double FaultEvent::EffectUs() const {
+  const size_t at = what.rfind("in effect after ");
+  return at == std::string::npos ? -1 : std::strtod(what.c_str() + at + 16, nullptr);
+}
+
 FaultHook::~FaultHook() { Finish(); }
 
 bool FaultHook::Start() {

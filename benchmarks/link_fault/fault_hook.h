@@ -19,6 +19,16 @@ uint64_t MonotonicUs();
 struct FaultEvent {
   uint64_t mono_us;  // when the command said it acted
   std::string what;  // the rest of its line
+
+  // A repair says "up ...", "uncut ...", "clear ..." or "flap ... done:
+  // ...; up"; anything else from the fault tool is taken as a fault.
+  bool IsRepair() const;
+  // The rail it names ("... rail N ..."), when it names one: "rail all"
+  // and "cut hosts 0,1" act on every rail, and so name none.
+  bool OneRail(int* rail) const;
+  // "... in effect after E us": E, when the kernel reported the change
+  // (rate, down, up); -1 when the line does not say.
+  double EffectUs() const;
 };
 
 class FaultHook {

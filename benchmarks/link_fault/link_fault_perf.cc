@@ -7,7 +7,10 @@
 // the library took to react to each step the command reports. With
 // --expect-relay the run fails unless rank 0 relayed chunks through a rank
 // on a third host (its relay lane, rail -1 in mrdCommGetLinkStats): for a
-// fault that cuts every path between two hosts (rail_fault.sh cut).
+// fault that cuts every path between two hosts (rail_fault.sh cut). With
+// --shift-log, every rank writes a probe log (MRD_PROBE_LOG) and rank 0
+// reads its own back to time the traffic shift: when the faulted rail
+// stopped being handed bytes (shift_report.h).
 //
 //   netns_job.sh --rails 2 --ifname veth 2,2 link_fault_perf -b 16M -D 10
 //       --fault "tests/netns/rail_fault.sh rate 1 50mbit" --fault-at 3
@@ -31,6 +34,7 @@
 #include "link_fault/fault_hook.h"
 #include "link_fault/op_check.h"
 #include "link_fault/path_report.h"
+#include "link_fault/shift_report.h"
 #include "meridian/meridian.h"
 
 namespace {
@@ -49,6 +53,7 @@ struct Args {
   int timeout_s = 60;
   double max_op_ms = 0;  // > 0: an operation slower than this fails the run
   bool expect_relay = false;  // fail the run unless rank 0 relayed bytes to a peer
+  std::string shift_log;      // probe log prefix: PREFIX.<rank>
 };
 
 void Usage(const char* prog) {
@@ -66,7 +71,12 @@ void Usage(const char* prog) {
       "  -T SECONDS    end the process when one operation takes longer (default 60; 0: never)\n"
       "  --max-op-ms MS  fail the run (exit 1) if an operation took longer on rank 0\n"
       "  --expect-relay  fail the run (exit 1) unless rank 0 sent bytes to a peer through\n"
-      "                a rank on a third host (a link's relay lane, stats entry rail -1)\n",
+      "                a rank on a third host (a link's relay lane, stats entry rail -1)\n"
+      "  --shift-log PREFIX  every rank writes its probe log to PREFIX.<rank> (MRD_PROBE_LOG,\n"
+      "                sampled every 200 us unless MRD_PROBE_LOG_INTERVAL_US is set; the\n"
+      "                files are appended to); rank 0 reads its own back and says, per\n"
+      "                --fault event on one rail, when that rail was handed <=10%% of the\n"
+      "                bytes for 10 ms and 100 ms on (>=10%% again after a repair)\n",
       prog);
 }
 
@@ -75,6 +85,7 @@ int ParseArgs(int argc, char** argv, Args* a) {
                                  {"fault-at", required_argument, nullptr, 'A'},
                                  {"max-op-ms", required_argument, nullptr, 'M'},
                                  {"expect-relay", no_argument, nullptr, 'R'},
+                                 {"shift-log", required_argument, nullptr, 'S'},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
   int c;
@@ -156,6 +167,16 @@ int ParseArgs(int argc, char** argv, Args* a) {
       case 'R':
         a->expect_relay = true;
         break;
+      case 'S':
+        a->shift_log = optarg;
+        // The library would expand %h, %p and %r in it; the reader knows
+        // only the rank's number, appended.
+        if (a->shift_log.empty() || a->shift_log.find('%') != std::string::npos) {
+          std::fprintf(stderr, "link_fault_perf: --shift-log '%s': want a file name prefix without %%\n",
+                       optarg);
+          return 2;
+        }
+        break;
       case 'h':
         Usage(argv[0]);
         return 0;
@@ -171,6 +192,24 @@ int ParseArgs(int argc, char** argv, Args* a) {
   return -1;
 }
 
+// --shift-log: the probe log for every rank, set before the communicator
+// is made (the library reads its environment once, at the first init).
+// False, with a message, when MRD_PROBE_LOG is set already: which file
+// would be read back is then ambiguous.
+bool SetShiftLogEnv(const std::string& prefix) {
+  if (const char* set = std::getenv("MRD_PROBE_LOG"); set != nullptr) {
+    std::fprintf(stderr,
+                 "link_fault_perf: --shift-log %s and MRD_PROBE_LOG=%s both name a probe log; "
+                 "unset MRD_PROBE_LOG or drop --shift-log\n",
+                 prefix.c_str(), set);
+    return false;
+  }
+  setenv("MRD_PROBE_LOG", (prefix + ".%r").c_str(), 1);
+  // Samples every 200 us: a shift is timed to a few of them.
+  setenv("MRD_PROBE_LOG_INTERVAL_US", "200", 0);
+  return true;
+}
+
 double Median(std::vector<double> v) {
   if (v.empty()) return 0.0;
   std::sort(v.begin(), v.end());
@@ -184,11 +223,35 @@ struct OpTime {
   double ms;
 };
 
+// --shift-log: the traffic shift after each fault event, from rank 0's
+// probe log.
+void PrintShifts(const std::string& log, uint64_t since_us,
+                 const std::vector<mrdlinkfault::FaultEvent>& events) {
+  std::vector<mrdlinkfault::TrafficSample> samples;
+  std::string error;
+  if (!mrdlinkfault::ReadTrafficSamples(log, /*rank=*/0, since_us, &samples, &error)) {
+    std::printf("# shift: cannot read the probe log: %s\n", error.c_str());
+    return;
+  }
+  if (samples.empty()) {
+    std::printf("# shift: %s has no sample lines of rank 0 with traffic fields from this run\n", log.c_str());
+    return;
+  }
+  const mrdlinkfault::TrafficHistory history(samples);
+  const std::vector<std::string> lines = mrdlinkfault::ShiftLines(history, events);
+  for (const std::string& line : lines) std::printf("# shift: %s\n", line.c_str());
+  if (lines.empty()) std::printf("# shift: no --fault event names one rail (\"... rail N ...\")\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Args args;
   if (const int rc = ParseArgs(argc, argv, &args); rc >= 0) return rc;
+
+  if (!args.shift_log.empty() && !SetShiftLogEnv(args.shift_log)) return 2;
+  // Lines of the probe log from before (an earlier run's) are not this run's.
+  const uint64_t init_us = MonotonicUs();
 
   mrdComm_t comm = nullptr;
   mrdperf::CheckCall(-1, nullptr, "mrdCommInitFromEnv", mrdCommInitFromEnv(&comm));
@@ -311,6 +374,7 @@ int main(int argc, char** argv) {
       for (const std::string& line : report.Reactions(fault->events())) {
         std::printf("# reaction: %s\n", line.c_str());
       }
+      if (!args.shift_log.empty()) PrintShifts(args.shift_log + ".0", init_us, fault->events());
       if (fault_start_failed || !fault->started()) {
         std::printf("# the --fault command %s: no fault happened\n",
                     fault_start_failed ? "could not be started" : "never started (--fault-at after -D?)");

@@ -16,13 +16,6 @@ char StateLetter(mrdPathState_t s) {
   return '?';
 }
 
-// A repair line says "up ...", "uncut ...", "clear ..." or "flap ... done:
-// ...; up"; anything else from the fault tool is taken as a fault.
-bool IsRepair(const std::string& what) {
-  return what.rfind("up", 0) == 0 || what.rfind("uncut", 0) == 0 || what.rfind("clear", 0) == 0 ||
-         (what.rfind("flap", 0) == 0 && what.find("; up") != std::string::npos);
-}
-
 }  // namespace
 
 std::string RailName(int rail) {
@@ -126,15 +119,13 @@ std::vector<std::string> PathReport::Reactions(const std::vector<FaultEvent>& ev
   std::vector<std::string> out;
   for (size_t i = 0; i < events.size(); ++i) {
     const FaultEvent& e = events[i];
-    const bool repair = IsRepair(e.what);
+    const bool repair = e.IsRepair();
     const uint64_t until = i + 1 < events.size() ? events[i + 1].mono_us : UINT64_MAX;
     // Only the rail the fault names ("... rail N ..."), when it names one
     // ("rail all", "cut hosts 0,1": every rail): a healthy rail's passing
     // state change is no reaction to it.
     int rail = 0;
-    const size_t named = e.what.find("rail ");
-    const bool one_rail =
-        named != std::string::npos && std::sscanf(e.what.c_str() + named, "rail %d", &rail) == 1;
+    const bool one_rail = e.OneRail(&rail);
     const StateChange* first = nullptr;
     // The relay lane is no path on a rail: a link takes it up because its
     // paths are cut, so its state does not go the fault's way. Its first
@@ -159,9 +150,7 @@ std::vector<std::string> PathReport::Reactions(const std::vector<FaultEvent>& ev
       std::snprintf(t, sizeof(t), "; the fault took %.1f ms to apply", us / 1e3);
       took = t;
     }
-    double effect_us = -1;
-    const size_t eff = e.what.rfind("in effect after ");
-    if (eff != std::string::npos) effect_us = std::strtod(e.what.c_str() + eff + 16, nullptr);
+    const double effect_us = e.EffectUs();
     char buf[512];
     if (first == nullptr) {
       std::snprintf(buf, sizeof(buf), "%s: no path state change %s before the next event",

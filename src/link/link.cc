@@ -1050,7 +1050,9 @@ Status Link::progress(bool* moved) {
     for (size_t p = 0; p < paths_.size(); ++p) {
       if (now - paths_[p].lastLogNs < opt_.probe.logIntervalUs * 1000) continue;
       paths_[p].lastLogNs = now;
-      opt_.log->sample(now, self_, peer_, static_cast<int>(p), paths_[p].health);
+      const probe::PathTraffic traffic{channel_, paths_[p].desc.rail, paths_[p].bytesSent,
+                                       paths_[p].unackedBytes};
+      opt_.log->sample(now, self_, peer_, static_cast<int>(p), paths_[p].health, &traffic);
     }
   }
   return Status::ok();

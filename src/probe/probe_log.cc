@@ -101,11 +101,13 @@ std::shared_ptr<ProbeLog> ProbeLog::forProcess(const std::string& pattern, int r
   return created;
 }
 
-bool ProbeLog::sample(uint64_t nowNs, int rank, int peer, int path, const PathHealth& health) {
+bool ProbeLog::sample(uint64_t nowNs, int rank, int peer, int path, const PathHealth& health,
+                      const PathTraffic* traffic) {
   if (file_ == nullptr) return false;
+  const int channel = traffic != nullptr ? traffic->channel : 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto [it, first] = lastSampleNs_.try_emplace(std::make_tuple(rank, peer, path), nowNs);
+    auto [it, first] = lastSampleNs_.try_emplace(std::make_tuple(rank, peer, channel, path), nowNs);
     if (!first) {
       if (nowNs < it->second || nowNs - it->second < intervalNs_) return false;
       it->second = nowNs;
@@ -120,6 +122,12 @@ bool ProbeLog::sample(uint64_t nowNs, int rank, int peer, int path, const PathHe
   appendField(&s, "net_rtt_ewma_us", health.netRttEwmaUs());
   appendField(&s, "goodput_MBps", health.goodputBps() / 1e6);
   appendField(&s, "capacity_MBps", health.capacityBps() / 1e6);
+  if (traffic != nullptr) {
+    s.append(",\"channel\":").append(std::to_string(traffic->channel));
+    s.append(",\"rail\":").append(std::to_string(traffic->rail));
+    s.append(",\"sent_bytes\":").append(std::to_string(traffic->bytesSent));
+    s.append(",\"queued_bytes\":").append(std::to_string(traffic->queuedBytes));
+  }
   s.append("}\n");
   writeLine(s);
   return true;

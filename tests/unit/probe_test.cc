@@ -580,6 +580,49 @@ TEST(ProbeLog, WritesJsonLinesRateLimitedPerPath) {
   EXPECT_EQ(state["t_us"], std::to_string(t / kUs + 1500));
 }
 
+// With the path's traffic, a sample line says what the path was handed, and
+// each channel's link to a peer has its own rate limit: their paths are
+// numbered alike, and one limit would drop one channel's lines whenever
+// the other's came first.
+TEST(ProbeLog, SampleLinesCarryTrafficRateLimitedPerChannel) {
+  TempFile f("traffic");
+  PathHealth h;
+  uint64_t t = warmUp(&h, 40);
+  const PathTraffic ch0{0, 1, 73'400'320, 262'144};
+  const PathTraffic ch1{1, 1, 65'536, 0};
+  {
+    ProbeLog log(f.path(), 1000);
+    ASSERT_TRUE(log.isOpen()) << log.openError();
+    EXPECT_TRUE(log.sample(t, 0, 2, 1, h, &ch0));
+    EXPECT_TRUE(log.sample(t + 100 * kUs, 0, 2, 1, h, &ch1));   // same path, another channel
+    EXPECT_FALSE(log.sample(t + 200 * kUs, 0, 2, 1, h, &ch0));  // within 1 ms of channel 0's
+    EXPECT_FALSE(log.sample(t + 300 * kUs, 0, 2, 1, h, &ch1));  // and of channel 1's
+    EXPECT_TRUE(log.sample(t + 1100 * kUs, 0, 2, 1, h, &ch1));
+    EXPECT_TRUE(log.sample(t + 1200 * kUs, 0, 2, 0, h));        // no traffic: as before
+  }
+  std::vector<std::string> lines = readLines(f.path());
+  ASSERT_EQ(lines.size(), 4u);
+  std::map<std::string, std::string> first, second, plain;
+  ASSERT_TRUE(parseFlatJson(lines[0], &first)) << lines[0];
+  ASSERT_TRUE(parseFlatJson(lines[1], &second)) << lines[1];
+  ASSERT_TRUE(parseFlatJson(lines[3], &plain)) << lines[3];
+  EXPECT_EQ(first["event"], "sample");
+  EXPECT_EQ(first["path"], "1");
+  EXPECT_EQ(first["goodput_MBps"], "0.0");  // the health fields are still there
+  EXPECT_EQ(first["channel"], "0");
+  EXPECT_EQ(first["rail"], "1");
+  EXPECT_EQ(first["sent_bytes"], "73400320");
+  EXPECT_EQ(first["queued_bytes"], "262144");
+  EXPECT_EQ(second["channel"], "1");
+  EXPECT_EQ(second["sent_bytes"], "65536");
+  EXPECT_EQ(second["queued_bytes"], "0");
+  EXPECT_EQ(second["t_us"], std::to_string(t / kUs + 100));
+  EXPECT_EQ(plain["state"], "healthy");
+  for (const char* key : {"channel", "rail", "sent_bytes", "queued_bytes"}) {
+    EXPECT_EQ(plain.count(key), 0u) << key << " in " << lines[3];
+  }
+}
+
 TEST(ProbeLog, EscapesStrings) {
   TempFile f("escape");
   std::string reason = "send: \"reset\"\\ at\nline\ttwo\x01";
