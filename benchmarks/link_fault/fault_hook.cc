@@ -73,8 +73,6 @@ bool FaultHook::Start() {
 }
 
 void FaultHook::TakeLine(const std::string& line) {
-  std::printf("# fault: %s\n", line.c_str());
-  std::fflush(stdout);
   // "rail_fault <epoch µs>: what"
   unsigned long long epoch_us = 0;
   int consumed = 0;
@@ -85,7 +83,13 @@ void FaultHook::TakeLine(const std::string& line) {
     const long long age_us = static_cast<long long>(now_real) - static_cast<long long>(epoch_us);
     events_.push_back({now_mono - static_cast<uint64_t>(age_us > 0 ? age_us : 0),
                        line.substr(static_cast<size_t>(consumed))});
+    // The probe log's clock, for reading a log against the fault later.
+    std::printf("# fault: %s [CLOCK_MONOTONIC %llu us]\n", line.c_str(),
+                static_cast<unsigned long long>(events_.back().mono_us));
+  } else {
+    std::printf("# fault: %s\n", line.c_str());
   }
+  std::fflush(stdout);
 }
 
 void FaultHook::Poll() {

@@ -140,6 +140,19 @@ uint64_t TrafficHistory::FirstHanded(uint64_t from_us, uint64_t to_us) const {
   return first;
 }
 
+uint64_t TrafficHistory::LastHanded(int rail, uint64_t from_us, uint64_t to_us) const {
+  uint64_t last = 0;
+  for (const auto& [key, series] : series_) {
+    if (series.rail != rail) continue;
+    const auto& pts = series.points;
+    for (auto it = std::upper_bound(pts.begin(), pts.end(), std::make_pair(from_us, UINT64_MAX));
+         it != pts.end() && it->first <= to_us; ++it) {
+      if (it != pts.begin() && it->second > (it - 1)->second) last = std::max(last, it->first);
+    }
+  }
+  return last;
+}
+
 TrafficShift FindTrafficShift(const TrafficHistory& history, int rail, bool repair, uint64_t from_us,
                               uint64_t until_us) {
   TrafficShift shift;
@@ -164,6 +177,7 @@ TrafficShift FindTrafficShift(const TrafficHistory& history, int rail, bool repa
       // (A window that qualifies holds bytes.)
       shift.at_us = repair ? t : history.FirstHanded(t, t + kShiftWindowUs);
       shift.share_after = Share(history, rail, t, t + kShiftHoldUs);
+      if (!repair) shift.rail_last_us = history.LastHanded(rail, from_us, t + kShiftWindowUs);
       break;
     }
   }
@@ -184,7 +198,7 @@ std::vector<std::string> ShiftLines(const TrafficHistory& history, const std::ve
     if (i + 1 < events.size()) until = std::min(until, std::max(events[i + 1].mono_us, e.mono_us));
     const TrafficShift shift = FindTrafficShift(history, rail, repair, e.mono_us, until);
     const int share_pct = static_cast<int>(std::lround(100 * kShiftShare));
-    char buf[320];
+    char buf[448];
     if (shift.found) {
       const double after_ms = static_cast<double>(shift.at_us - e.mono_us) / 1e3;
       char effect[64] = "";
@@ -200,12 +214,24 @@ std::vector<std::string> ShiftLines(const TrafficHistory& history, const std::ve
       } else {
         std::snprintf(span, sizeof(span), "over %.0f ms and %.0f ms", window_ms, hold_ms);
       }
+      // Where the rail's traffic stopped: its last bytes up to then.
+      char stop[96] = "";
+      if (!repair && shift.rail_last_us != 0) {
+        const double last_ms = (static_cast<double>(shift.rail_last_us) - static_cast<double>(e.mono_us)) / 1e3;
+        std::snprintf(stop, sizeof(stop), "; its last bytes at +%.1f ms", last_ms);
+        if (e.EffectUs() >= 0) {
+          std::snprintf(stop, sizeof(stop), "; its last bytes at +%.1f ms, %.1f ms after it took effect", last_ms,
+                        last_ms - e.EffectUs() / 1e3);
+        }
+      } else if (!repair) {
+        std::snprintf(stop, sizeof(stop), "; no bytes on it from the fault on");
+      }
       std::snprintf(buf, sizeof(buf),
                     ": rail %d handed %s%d%% of the bytes%s %s +%.1f ms after the %s began%s (%s; share in "
-                    "the %.0f ms before: %s, from then: %s)",
+                    "the %.0f ms before: %s, from then: %s%s)",
                     rail, repair ? ">=" : "<=", share_pct, repair ? " again" : "", repair ? "by" : "from",
                     after_ms, repair ? "repair" : "fault", effect, span, hold_ms,
-                    Percent(shift.share_before).c_str(), Percent(shift.share_after).c_str());
+                    Percent(shift.share_before).c_str(), Percent(shift.share_after).c_str(), stop);
     } else {
       // (Or until the log ends.)
       const uint64_t last = history.times().empty() ? 0 : history.times().back();

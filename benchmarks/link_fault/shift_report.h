@@ -53,6 +53,9 @@ class TrafficHistory {
   // The first sample time in (from_us, to_us] that shows bytes handed to
   // any path; 0 when none does.
   uint64_t FirstHanded(uint64_t from_us, uint64_t to_us) const;
+  // The last sample time in (from_us, to_us] that shows bytes handed to a
+  // path on `rail`; 0 when none does.
+  uint64_t LastHanded(int rail, uint64_t from_us, uint64_t to_us) const;
   // Every sample time, ascending, once each.
   const std::vector<uint64_t>& times() const { return times_; }
 
@@ -94,6 +97,11 @@ struct TrafficShift {
   // event and after the shift (after the event when not found); -1: none
   // handed.
   double share_before = -1, share_after = -1;
+  // A fault's shift: the last sample from the fault on, up to the end of
+  // the shift's window, that shows bytes handed to the rail (0: none).
+  // The traffic stopped going there between this and at_us at the latest
+  // (when bytes are handed in bursts, at_us is the first burst after).
+  uint64_t rail_last_us = 0;
 };
 
 // After a fault: the first sample time t in [from_us, until_us) such that
