@@ -1,19 +1,23 @@
-// Relaying (link/relay_router.h): three ranks in one process, each pair
-// joined by socket pairs, one host each. Rank 1 never reads its direct
+// Relaying (link/relay_router.h): three or four ranks in one process, each
+// pair joined by socket pairs, one host each. Rank 1 never reads its direct
 // sockets from rank 0 (as if every path between them were cut): rank 0's
 // link must judge itself cut and send its chunks through rank 2, rank 1
 // must place them and acknowledge them back the same way, and both ends'
-// stats must show the relay lane. A relayed frame naming a rank outside
-// the communicator is refused as a corrupt stream.
+// stats must show the relay lane. A relay that stops reading has its
+// chunks sent again through another; a lone relay that stalls delivers
+// once it reads again. A relayed frame naming a rank outside the
+// communicator is refused as a corrupt stream.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <vector>
 
+#include "core/mono_clock.h"
 #include "link/frame.h"
 #include "link/link.h"
 #include "link/relay_router.h"
@@ -29,17 +33,22 @@ std::vector<char> pattern(size_t n, int seed) {
   return v;
 }
 
-// Ranks 0, 1, 2 on hosts 0, 1, 2; links[i][j]: rank i's link to rank j.
-struct Triangle {
-  std::unique_ptr<Link> links[3][3];
-  std::unique_ptr<RelayRouter> routers[3];
+// Ranks 0..n-1 on hosts 0..n-1, each pair joined by two socket pairs;
+// links[i][j]: rank i's link to rank j.
+struct Mesh {
+  int n;
+  std::vector<std::vector<std::unique_ptr<Link>>> links;
+  std::vector<std::unique_ptr<RelayRouter>> routers;
   std::vector<int> rawFds;  // every socket, for tests that write by hand
+  std::vector<bool> stuck;  // ranks whose links nobody moves (driveCut)
 
-  explicit Triangle(bool withRouters) {
+  Mesh(int ranks, bool withRouters) : n(ranks), links(static_cast<size_t>(ranks)), routers(static_cast<size_t>(ranks)),
+                                      stuck(static_cast<size_t>(ranks), false) {
     LinkOptions opt;
     opt.probe.downUs = 1000;  // cut after 10 ms of silence
-    for (int i = 0; i < 3; ++i) {
-      for (int j = i + 1; j < 3; ++j) {
+    for (auto& row : links) row.resize(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      for (int j = i + 1; j < n; ++j) {
         std::vector<PathDesc> di, dj;
         for (int k = 0; k < 2; ++k) {
           int sv[2];
@@ -55,43 +64,53 @@ struct Triangle {
           rawFds.push_back(sv[0]);
           rawFds.push_back(sv[1]);
         }
-        links[i][j] = std::make_unique<Link>(j, i, 0, di, opt);
-        links[j][i] = std::make_unique<Link>(i, j, 0, dj, opt);
+        at(i, j) = std::make_unique<Link>(j, i, 0, di, opt);
+        at(j, i) = std::make_unique<Link>(i, j, 0, dj, opt);
       }
     }
     if (!withRouters) return;
-    for (int i = 0; i < 3; ++i) {
-      routers[i] = std::make_unique<RelayRouter>(i, std::vector<int>{0, 1, 2});
-      for (int j = 0; j < 3; ++j) {
-        if (links[i][j]) links[i][j]->setRouter(routers[i].get());
+    std::vector<int> hostOf(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) hostOf[static_cast<size_t>(i)] = i;
+    for (int i = 0; i < n; ++i) {
+      routers[static_cast<size_t>(i)] = std::make_unique<RelayRouter>(i, hostOf);
+      for (int j = 0; j < n; ++j) {
+        if (at(i, j)) at(i, j)->setRouter(routers[static_cast<size_t>(i)].get());
       }
     }
   }
-  ~Triangle() {
+  ~Mesh() {
+    // (Links to a stuck rank or across the cut would linger a second
+    // each for acks that never come.)
+    const uint64_t closeBy = monotonicNs() + 100'000'000;
     for (auto& row : links) {
       for (auto& l : row) {
-        if (l) l->setRouter(nullptr);
+        if (!l) continue;
+        l->setRouter(nullptr);
+        l->closeBy(closeBy);
       }
     }
   }
+  std::unique_ptr<Link>& at(int i, int j) { return links[static_cast<size_t>(i)][static_cast<size_t>(j)]; }
   // Moves every link but rank 1's link to rank 0 (rank 1 never reads from
-  // rank 0 directly, nor answers it) until `reqs` are done; false after 10 s.
-  Status driveCut(const std::vector<Request*>& reqs) {
+  // rank 0 directly, nor answers it) and those of stuck ranks until `reqs`
+  // are done; a timeout error after `limit`.
+  Status driveCut(const std::vector<Request*>& reqs, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
     const auto start = std::chrono::steady_clock::now();
     while (true) {
-      for (int i = 0; i < 3; ++i) {
-        for (int j = 0; j < 3; ++j) {
-          if (!links[i][j] || (i == 1 && j == 0)) continue;
+      for (int i = 0; i < n; ++i) {
+        if (stuck[static_cast<size_t>(i)]) continue;
+        for (int j = 0; j < n; ++j) {
+          if (!at(i, j) || (i == 1 && j == 0)) continue;
           bool moved = false;
-          MRD_TRY(links[i][j]->progress(&moved));
+          MRD_TRY(at(i, j)->progress(&moved));
         }
       }
       bool all = true;
       for (Request* r : reqs) all = all && r->done;
       if (all) return Status::ok();
-      if (std::chrono::steady_clock::now() - start > std::chrono::seconds(10)) {
-        return timeoutError("not done after 10 s: rank 0 -> 1 " + links[0][1]->describeState() +
-                            " | rank 1 <- 0 " + links[1][0]->describeState());
+      if (std::chrono::steady_clock::now() - start > limit) {
+        return timeoutError("not done in time: rank 0 -> 1 " + at(0, 1)->describeState() +
+                            " | rank 1 <- 0 " + at(1, 0)->describeState());
       }
       usleep(50);
     }
@@ -106,7 +125,7 @@ const PathStats* relayLane(const std::vector<PathStats>& stats) {
 }
 
 TEST(LinkRelay, ACutLinkSendsThroughAThirdRankAndTheMessagesArriveWhole) {
-  Triangle t(true);
+  Mesh t(3, true);
   // Several messages: large ones (acked chunk by chunk), a small eager one,
   // an empty one.
   const std::vector<size_t> sizes = {3 << 20, 100, 0, 5 * kChunkBytes + 7};
@@ -148,10 +167,61 @@ TEST(LinkRelay, ACutLinkSendsThroughAThirdRankAndTheMessagesArriveWhole) {
   }
 }
 
+// Four hosts: ranks 2 and 3 can both relay for the cut link 0 -> 1, but
+// rank 2 is stuck (its process never reads its sockets): the chunks handed
+// to it go unacknowledged, are sent again after the relay timeout through
+// rank 3, and rank 2 is avoided from then on.
+TEST(LinkRelay, ChunksStuckAtARelayAreSentAgainThroughAnother) {
+  Mesh t(4, true);
+  t.stuck[2] = true;
+  std::vector<char> out = pattern(2 << 20, 11), in(2 << 20, 0);
+  Request s{0, out.data(), out.size()}, r{0, in.data(), in.size()};
+  ASSERT_TRUE(t.at(0, 1)->postSend(&s).isOk());
+  ASSERT_TRUE(t.at(1, 0)->postRecv(&r).isOk());
+  Status st = t.driveCut({&s, &r});
+  ASSERT_TRUE(st.isOk()) << st.message();
+  EXPECT_EQ(in, out);
+  std::vector<PathStats> sent;
+  t.at(0, 1)->stats(&sent);
+  const PathStats* lane = relayLane(sent);
+  ASSERT_NE(lane, nullptr);
+  EXPECT_EQ(lane->remoteNic, "via rank 3");
+  EXPECT_GT(lane->resends, 0u) << "no chunk was handed to the stuck relay: the test proves nothing";
+}
+
+// The only relay stops for a while (its rank busy elsewhere for 300 ms, six
+// relay timeouts): the message completes soon after it reads again, not
+// when the cut heals (here: never). (The copies it held get through then;
+// this does not tell which of them, nor whether the resends went through
+// it or to the cut paths.)
+TEST(LinkRelay, ALoneRelayThatStallsDeliversOnceItReadsAgain) {
+  Mesh t(3, true);
+  std::vector<char> out = pattern(1 << 20, 12), in(1 << 20, 0);
+  Request s{0, out.data(), out.size()}, r{0, in.data(), in.size()};
+  ASSERT_TRUE(t.at(0, 1)->postSend(&s).isOk());
+  ASSERT_TRUE(t.at(1, 0)->postRecv(&r).isOk());
+  t.stuck[2] = true;
+  Status st = t.driveCut({&s, &r}, std::chrono::milliseconds(300));
+  ASSERT_FALSE(st.isOk()) << "done without the only relay";
+  EXPECT_TRUE(t.at(0, 1)->cut());
+  t.stuck[2] = false;
+  const auto back = std::chrono::steady_clock::now();
+  st = t.driveCut({&s, &r}, std::chrono::seconds(5));
+  ASSERT_TRUE(st.isOk()) << st.message();
+  EXPECT_EQ(in, out);
+  EXPECT_LT(std::chrono::steady_clock::now() - back, std::chrono::milliseconds(800));
+  std::vector<PathStats> sent;
+  t.at(0, 1)->stats(&sent);
+  const PathStats* lane = relayLane(sent);
+  ASSERT_NE(lane, nullptr);
+  EXPECT_EQ(lane->remoteNic, "via rank 2");
+  EXPECT_GT(lane->resends, 0u) << "nothing timed out at the stalled relay";
+}
+
 TEST(LinkRelay, WithoutARouterACutLinkOnlyWaits) {
   // The same cut with relaying off: nothing reaches rank 1 (the test above
   // is not passing by some other way around the cut).
-  Triangle t(false);
+  Mesh t(3, false);
   std::vector<char> out = pattern(1 << 20, 3), in(1 << 20, 0);
   Request s{0, out.data(), out.size()}, r{0, in.data(), in.size()};
   ASSERT_TRUE(t.links[0][1]->postSend(&s).isOk());
@@ -170,7 +240,7 @@ TEST(LinkRelay, WithoutARouterACutLinkOnlyWaits) {
 }
 
 TEST(LinkRelay, ARelayedFrameNamingAnUnknownRankIsAnError) {
-  Triangle t(true);
+  Mesh t(3, true);
   // Written by hand on rank 2's end of the 0 <-> 2 link's first path (fd
   // index: pairs in the order (0,1) x2, (0,2) x2, (1,2) x2; odd = rank j's end).
   const int rank2End = t.rawFds[5];  // (0,2), path 0, rank 2's end
