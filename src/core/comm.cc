@@ -11,6 +11,7 @@
 
 #include "bootstrap/root.h"
 #include "core/datatype.h"
+#include "core/mono_clock.h"
 #include "log/log.h"
 
 namespace mrd {
@@ -228,6 +229,13 @@ Communicator::~Communicator() {
   const auto until = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(budget.time_since_epoch()).count());
   for (auto& t : transports_) t->forgetConnections();
+  // Relaying is finished first, all links together (within the budget,
+  // 1 s at most): once the links go one by one, a frame this rank should pass
+  // on, or the ack of a chunk it sent through a relay, is dropped. (Not
+  // after a failure: an operation's buffers may be gone.)
+  if (asyncError_.load() == mrdSuccess) {
+    link::drainRelays(relayLinks_, std::min<uint64_t>(until, monotonicNs() + 1'000'000'000));
+  }
   for (link::Link* l : relayLinks_) l->setRouter(nullptr);  // the links go one by one
   for (auto& perPeer : conns_) {
     for (auto& c : perPeer) {

@@ -118,6 +118,9 @@ class Link : public transport::Connection {
   bool cut() const { return relaying_; }
   // Bytes of other ranks' frames waiting here to be passed on.
   size_t relayQueuedBytes() const { return relayOutBytes_; }
+  // Relaying still to finish: frames to pass on, or chunks of ours sent
+  // through relays and not yet acknowledged.
+  bool relayOwed() const { return !relayOut_.empty() || !relayInflight_.empty(); }
   // A relayed frame for this link's peer (the destination, or the next
   // hop): written on the quickest live path. Dropped when more than
   // kRelayQueueBudget waits already (its sender sends it again).
@@ -389,5 +392,13 @@ class Link : public transport::Connection {
   static constexpr uint64_t kRelayTimeoutFloorNs = 50'000'000;
   static constexpr uint64_t kRelayAvoidNs = 1'000'000'000;
 };
+
+// Before a communicator's links close (one by one, their routers
+// detached: a relayed frame arriving then has nowhere to go and is
+// dropped), moves all of them together until none owes relaying (frames of
+// other ranks passed on, chunks of ours acknowledged) and a round moves
+// nothing, or until deadlineNs (CLOCK_MONOTONIC). Links that fail are left
+// out.
+void drainRelays(const std::vector<Link*>& links, uint64_t deadlineNs);
 
 }  // namespace mrd::link

@@ -327,4 +327,27 @@ void Link::pumpRelay(uint64_t now, bool* moved) {
   }
 }
 
+void drainRelays(const std::vector<Link*>& links, uint64_t deadlineNs) {
+  std::vector<bool> failed(links.size(), false);
+  while (monotonicNs() < deadlineNs) {
+    bool moved = false, owed = false;
+    for (size_t i = 0; i < links.size(); ++i) {
+      if (failed[i]) continue;
+      if (!links[i]->progress(&moved).isOk()) {
+        failed[i] = true;
+        continue;
+      }
+      owed = owed || links[i]->relayOwed();
+    }
+    if (!owed && !moved) return;
+    if (moved) continue;
+    std::vector<pollfd> fds;
+    for (size_t i = 0; i < links.size(); ++i) {
+      if (!failed[i]) links[i]->addPollFds(&fds);
+    }
+    if (fds.empty()) return;
+    poll(fds.data(), fds.size(), 1);
+  }
+}
+
 }  // namespace mrd::link

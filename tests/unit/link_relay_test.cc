@@ -218,6 +218,56 @@ TEST(LinkRelay, ALoneRelayThatStallsDeliversOnceItReadsAgain) {
   EXPECT_GT(lane->resends, 0u) << "nothing timed out at the stalled relay";
 }
 
+// The relay's rank closes its communicator right after rank 0 handed it
+// small (eager: already reported done) sends for rank 1: what it read is
+// passed on before its links close (drainRelays), not dropped as frames
+// arriving at a closing link are.
+TEST(LinkRelay, ARelayThatClosesPassesOnWhatItHoldsFirst) {
+  Mesh t(3, true);
+  const size_t kMsgs = 3;
+  std::vector<std::vector<char>> out, in;
+  std::vector<Request> sends(kMsgs), recvs(kMsgs);
+  std::vector<Request*> toRank1;
+  for (size_t i = 0; i < kMsgs; ++i) {
+    out.push_back(pattern(100 + i, static_cast<int>(20 + i)));
+    in.emplace_back(100 + i, 0);
+  }
+  for (size_t i = 0; i < kMsgs; ++i) {
+    sends[i] = Request{i, out[i].data(), out[i].size()};
+    recvs[i] = Request{i, in[i].data(), in[i].size()};
+    ASSERT_TRUE(t.at(0, 1)->postSend(&sends[i]).isOk());
+    ASSERT_TRUE(t.at(1, 0)->postRecv(&recvs[i]).isOk());
+    toRank1.push_back(&recvs[i]);
+  }
+  // Only rank 0 moves: its link to rank 1 hears nothing, judges itself cut
+  // and writes the chunks to rank 2, which has not read them yet.
+  const auto start = std::chrono::steady_clock::now();
+  bool moved = false;
+  while (!(t.at(0, 1)->cut() && t.at(0, 1)->relayOwed() && t.at(0, 2)->relayQueuedBytes() == 0)) {
+    ASSERT_TRUE(t.at(0, 1)->progress(&moved).isOk());
+    ASSERT_TRUE(t.at(0, 2)->progress(&moved).isOk());
+    ASSERT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << t.at(0, 1)->describeState();
+    usleep(100);
+  }
+  for (size_t i = 0; i < kMsgs; ++i) EXPECT_TRUE(sends[i].done) << "eager send " << i;
+  // Rank 2 closes: relaying first, then its links go.
+  std::vector<Link*> rank2;
+  for (int j = 0; j < 3; ++j) {
+    if (t.at(2, j)) rank2.push_back(t.at(2, j).get());
+  }
+  drainRelays(rank2, monotonicNs() + 1'000'000'000);
+  for (int j = 0; j < 3; ++j) {
+    if (!t.at(2, j)) continue;
+    t.at(2, j)->setRouter(nullptr);
+    t.at(2, j)->closeBy(monotonicNs() + 100'000'000);
+    t.at(2, j).reset();
+  }
+  // Rank 1 finds them in its socket from rank 2.
+  Status st = t.driveCut(toRank1, std::chrono::seconds(3));
+  ASSERT_TRUE(st.isOk()) << st.message();
+  for (size_t i = 0; i < kMsgs; ++i) EXPECT_EQ(in[i], out[i]) << "message " << i;
+}
+
 TEST(LinkRelay, WithoutARouterACutLinkOnlyWaits) {
   // The same cut with relaying off: nothing reaches rank 1 (the test above
   // is not passing by some other way around the cut).
