@@ -39,6 +39,11 @@ double FaultEvent::EffectUs() const {
   return at == std::string::npos ? -1 : std::strtod(what.c_str() + at + 16, nullptr);
 }
 
+double FaultEvent::WholeUs() const {
+  const size_t at = what.rfind("whole after ");
+  return at == std::string::npos ? -1 : std::strtod(what.c_str() + at + 12, nullptr);
+}
+
 FaultHook::~FaultHook() { Finish(); }
 
 bool FaultHook::Start() {

@@ -27,8 +27,13 @@ struct FaultEvent {
   // and "cut hosts 0,1" act on every rail, and so name none.
   bool OneRail(int* rail) const;
   // "... in effect after E us": E, when the kernel reported the change
-  // (rate, down, up); -1 when the line does not say.
+  // (rate, down, up; its first qdisc or link changed); -1 when the line
+  // does not say.
   double EffectUs() const;
+  // "... whole after W us": W, when the kernel had reported every qdisc or
+  // link it changed (the last one); -1 when the line does not say (an
+  // expected change never reported).
+  double WholeUs() const;
 };
 
 class FaultHook {

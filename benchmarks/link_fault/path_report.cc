@@ -115,7 +115,8 @@ RailBytes PathReport::rail_resends() const {
   return out;
 }
 
-std::vector<std::string> PathReport::Reactions(const std::vector<FaultEvent>& events) const {
+std::vector<std::string> ReactionLines(const std::set<StateChange>& changes,
+                                       const std::vector<FaultEvent>& events) {
   std::vector<std::string> out;
   for (size_t i = 0; i < events.size(); ++i) {
     const FaultEvent& e = events[i];
@@ -131,7 +132,7 @@ std::vector<std::string> PathReport::Reactions(const std::vector<FaultEvent>& ev
     // paths are cut, so its state does not go the fault's way. Its first
     // change, whichever way, is reported on its own.
     const StateChange* relay = nullptr;
-    for (const StateChange& c : changes_) {
+    for (const StateChange& c : changes) {
       if (c.mono_us < e.mono_us || c.mono_us >= until) continue;
       if (c.rail == kRelayRail) {
         if (relay == nullptr) relay = &c;
@@ -140,8 +141,9 @@ std::vector<std::string> PathReport::Reactions(const std::vector<FaultEvent>& ev
       if (first != nullptr || (one_rail && c.rail != rail)) continue;
       if ((c.to > c.from) != repair) first = &c;
     }
-    // "... (applied in N us[, in effect after E us])": how long the
-    // fault's own commands took, and when the kernel reported the change.
+    // "... (applied in N us[, in effect after E us[, whole after W us]])":
+    // how long the fault's own commands took, and when the kernel reported
+    // the change, and all of it (a rate cut is several qdiscs).
     std::string took;
     const size_t at = e.what.rfind("(applied in ");
     if (at != std::string::npos) {
@@ -150,15 +152,18 @@ std::vector<std::string> PathReport::Reactions(const std::vector<FaultEvent>& ev
       std::snprintf(t, sizeof(t), "; the fault took %.1f ms to apply", us / 1e3);
       took = t;
     }
-    const double effect_us = e.EffectUs();
-    char buf[512];
+    const double effect_us = e.EffectUs(), whole_us = e.WholeUs();
+    char buf[768];
     if (first == nullptr) {
       std::snprintf(buf, sizeof(buf), "%s: no path state change %s before the next event",
                     e.what.c_str(), repair ? "back towards healthy" : "towards down");
     } else {
       const double after_us = static_cast<double>(first->mono_us - e.mono_us);
-      char effect[64] = "";
-      if (effect_us >= 0) {
+      char effect[128] = "";
+      if (effect_us >= 0 && whole_us >= 0) {
+        std::snprintf(effect, sizeof(effect), ", %.1f ms after it took effect, %.1f ms after it was whole",
+                      (after_us - effect_us) / 1e3, (after_us - whole_us) / 1e3);
+      } else if (effect_us >= 0) {
         std::snprintf(effect, sizeof(effect), ", %.1f ms after it took effect", (after_us - effect_us) / 1e3);
       }
       std::snprintf(buf, sizeof(buf),

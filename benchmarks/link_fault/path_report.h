@@ -47,6 +47,15 @@ struct StateChange {
   }
 };
 
+// For each fault event, the first of `changes` after it (before the next
+// event) that goes the same way, on the rail it names if it names one, as a
+// report line: "<what>: first reaction X ms after it began, Y ms after it
+// took effect, Z ms after it was whole (peer 1 channel 0 rail 1 healthy ->
+// down; the fault took N ms to apply)" (Y, Z: when its line says when the
+// kernel made the change, and made all of it), or "no path state change".
+std::vector<std::string> ReactionLines(const std::set<StateChange>& changes,
+                                       const std::vector<FaultEvent>& events);
+
 class PathReport {
  public:
   PathReport(mrdComm_t comm, int rank, int nranks) : comm_(comm), rank_(rank), nranks_(nranks) {}
@@ -69,8 +78,11 @@ class PathReport {
   bool RelayedBytes(std::map<int, uint64_t>* per_peer, std::string* error);
 
   // For each fault event, the first state change after it that goes the
-  // same way (worse after a fault, better after a repair), as report lines.
-  std::vector<std::string> Reactions(const std::vector<FaultEvent>& events) const;
+  // same way (worse after a fault, better after a repair), as report lines
+  // (ReactionLines over the changes seen).
+  std::vector<std::string> Reactions(const std::vector<FaultEvent>& events) const {
+    return ReactionLines(changes_, events);
+  }
 
  private:
   // Every entry of the link to `peer`; false (and a message in *error) if

@@ -47,6 +47,20 @@ std::string Percent(double share) {
   return buf;
 }
 
+// ", Y ms after it took effect[, Z ms after it was whole]" for a time `ms`
+// after the event began, when its line says when the kernel made the
+// change (and all of it); "" when it does not.
+std::string SinceEffect(const FaultEvent& e, double ms) {
+  char buf[96] = "";
+  if (e.EffectUs() >= 0 && e.WholeUs() >= 0) {
+    std::snprintf(buf, sizeof(buf), ", %.1f ms after it took effect, %.1f ms after it was whole",
+                  ms - e.EffectUs() / 1e3, ms - e.WholeUs() / 1e3);
+  } else if (e.EffectUs() >= 0) {
+    std::snprintf(buf, sizeof(buf), ", %.1f ms after it took effect", ms - e.EffectUs() / 1e3);
+  }
+  return buf;
+}
+
 double Share(const TrafficHistory& history, int rail, uint64_t from_us, uint64_t to_us) {
   uint64_t rail_bytes = 0, all_bytes = 0;
   history.Handed(rail, from_us, to_us, &rail_bytes, &all_bytes);
@@ -198,14 +212,10 @@ std::vector<std::string> ShiftLines(const TrafficHistory& history, const std::ve
     if (i + 1 < events.size()) until = std::min(until, std::max(events[i + 1].mono_us, e.mono_us));
     const TrafficShift shift = FindTrafficShift(history, rail, repair, e.mono_us, until);
     const int share_pct = static_cast<int>(std::lround(100 * kShiftShare));
-    char buf[448];
+    char buf[576];
     if (shift.found) {
       const double after_ms = static_cast<double>(shift.at_us - e.mono_us) / 1e3;
-      char effect[64] = "";
-      if (e.EffectUs() >= 0) {
-        std::snprintf(effect, sizeof(effect), ", %.1f ms after it took effect",
-                      after_ms - e.EffectUs() / 1e3);
-      }
+      const std::string effect = SinceEffect(e, after_ms);
       // The spans judged: from the shift on; after a repair, up to it and on.
       const double window_ms = kShiftWindowUs / 1e3, hold_ms = kShiftHoldUs / 1e3;
       char span[96];
@@ -215,14 +225,11 @@ std::vector<std::string> ShiftLines(const TrafficHistory& history, const std::ve
         std::snprintf(span, sizeof(span), "over %.0f ms and %.0f ms", window_ms, hold_ms);
       }
       // Where the rail's traffic stopped: its last bytes up to then.
-      char stop[96] = "";
+      char stop[160] = "";
       if (!repair && shift.rail_last_us != 0) {
         const double last_ms = (static_cast<double>(shift.rail_last_us) - static_cast<double>(e.mono_us)) / 1e3;
-        std::snprintf(stop, sizeof(stop), "; its last bytes at +%.1f ms", last_ms);
-        if (e.EffectUs() >= 0) {
-          std::snprintf(stop, sizeof(stop), "; its last bytes at +%.1f ms, %.1f ms after it took effect", last_ms,
-                        last_ms - e.EffectUs() / 1e3);
-        }
+        std::snprintf(stop, sizeof(stop), "; its last bytes at +%.1f ms%s", last_ms,
+                      SinceEffect(e, last_ms).c_str());
       } else if (!repair) {
         std::snprintf(stop, sizeof(stop), "; no bytes on it from the fault on");
       }
@@ -230,7 +237,7 @@ std::vector<std::string> ShiftLines(const TrafficHistory& history, const std::ve
                     ": rail %d handed %s%d%% of the bytes%s %s +%.1f ms after the %s began%s (%s; share in "
                     "the %.0f ms before: %s, from then: %s%s)",
                     rail, repair ? ">=" : "<=", share_pct, repair ? " again" : "", repair ? "by" : "from",
-                    after_ms, repair ? "repair" : "fault", effect, span, hold_ms,
+                    after_ms, repair ? "repair" : "fault", effect.c_str(), span, hold_ms,
                     Percent(shift.share_before).c_str(), Percent(shift.share_after).c_str(), stop);
     } else {
       // (Or until the log ends.)

@@ -122,9 +122,11 @@ TrafficShift FindTrafficShift(const TrafficHistory& history, int rail, bool repa
                               uint64_t until_us);
 
 // One line per event that names one rail, e.g. "rate rail 1 ...: rail 1
-// handed <=10% of the bytes in the 10 ms (and the 100 ms) from +2.9 ms
-// after the fault began, 1.2 ms after it took effect (share in the 100 ms
-// before: 48%, from then: 3%)".
+// handed <=10% of the bytes from +2.9 ms after the fault began, 1.2 ms
+// after it took effect, 0.4 ms after it was whole (over 10 ms and 100 ms;
+// share in the 100 ms before: 48%, from then: 3%; its last bytes at ...)"
+// ("after it took effect", "after it was whole": when the event's line
+// says when the kernel made the change, and all of it).
 std::vector<std::string> ShiftLines(const TrafficHistory& history,
                                     const std::vector<FaultEvent>& events);
 

@@ -69,18 +69,28 @@
 # Compose with sleep for timing, e.g.
 #   netns_job.sh --rails 2 --fault 'sleep 2; tests/netns/rail_fault.sh rate 1 50mbit' ...
 #
+# The commands of rate, loss, down, up, cut and flap's steps go to one
+# process per namespace (`tc -batch`, `ip -batch`, `nft -f`), started and
+# made ready beforehand and then handed their commands all at once, so
+# that the namespaces change within a millisecond or two of each other.
+#
 # Each action prints one line, "rail_fault <µs since epoch>: <what it did>
 # (applied in <N> us)": when it began (before its first command) and how
 # long its commands took, e.g. "rail_fault 1764250000123456: rate rail 1
 # hosts 0,1 50mbit (tbf burst 16384b latency 50ms, both directions)
-# (applied in 9120 us)" (flap: one line when it starts, one when it ends,
-# stamped then). rate, down and up also say when the kernel first reported
-# the change (a qdisc or link event, from `tc`/`ip -ts monitor` started
-# before the commands): "(applied in N us, in effect after E us)", so a
-# reaction can be timed from the fault itself rather than from the
-# commands' start. Exit status 0 when done, 1 when a command failed (with
-# its message on stderr), 2 for a usage error or a missing NETNS_JOB_*
-# variable.
+# (applied in 1320 us)" (flap: one line when it starts, one when it ends,
+# stamped then). rate, down and up also say when the kernel reported the
+# change (qdisc or link events, from `tc`/`ip -ts monitor` started before
+# the commands): "(applied in N us, in effect after E us, whole after W
+# us)", E from the first event (the first qdisc or link changed), W from
+# the last of the events expected, one per qdisc or link changed (rate:
+# each listed host's veth and its host-side end, per rail; down, up: each
+# listed host's veth), so a reaction can be timed from the fault itself
+# rather than from the commands' start, and from when all of it was in
+# place. "whole after" is left out when an expected event never showed
+# (e.g. up on a link that was up already), "in effect after" when none
+# did. Exit status 0 when done, 1 when a command failed (with its message
+# on stderr), 2 for a usage error or a missing NETNS_JOB_* variable.
 set -uo pipefail
 # A fault is applied while the job keeps every core busy: at the highest
 # priority (root may) the commands run at once, so the time it took to
@@ -112,10 +122,9 @@ say() {
 }
 
 # Kernel events while an action runs: `$1 -ts -n NS monitor [$2]` in each
-# listed host (and, with $3 = root, in the namespace of the host-side
-# veths), started before its commands (mon_start) and read after them
-# (mon_effect REGEX: "in effect after E us", E from `stamp` to the earliest
-# matching event; nothing when none was seen). `done_at` marks the end of
+# listed host (file h<H> of mon_dir; with $3 = root, also in the namespace
+# of the host-side veths: file root), started before its commands
+# (mon_start) and read after them (mon_effect). `done_at` marks the end of
 # the commands themselves, for "applied in".
 mon_dir=""
 mon_pids=()
@@ -127,7 +136,7 @@ mon_stop() {
   mon_pids=()
   mon_dir=""
 }
-trap mon_stop EXIT
+trap 'batch_stop; mon_stop' EXIT
 mon_start() {
   local h
   mon_dir=$(mktemp -d)
@@ -142,16 +151,153 @@ mon_start() {
   fi
   sleep 0.05  # subscribed before the first command
 }
+# mon_effect EVENT_RE EXPECTED...: ", in effect after E us, whole after W
+# us". EVENT_RE (an ERE) matches a monitor line that reports the change,
+# its first group being the line's time stamp, its second the device;
+# EXPECTED are the changes, "FILE DEV" each (FILE: h<H> or root, as above).
+# A device's change is its first matching line; E is from `stamp` to the
+# earliest change, W to the latest. Without every expected change seen
+# there is no "whole after" (the kernel may not report a change that
+# changes nothing, e.g. up on a link that is up); without any, nothing.
 mon_effect() {
-  local t first=""
+  local re=$1 f line key t us first="" last="" missing=0
+  local -A seen=() secs=()
+  shift
   sleep 0.01  # the last events read
   kill "${mon_pids[@]}" 2>/dev/null
-  while read -r t; do
-    t=$(date -d "$t" +%s%6N 2>/dev/null) || continue
-    [[ -z $first || $t -lt $first ]] && first=$t
-  done < <(cat "$mon_dir"/* | grep -E "$1" | sed -n 's/^\[\([0-9T:.-]*\)\].*/\1/p')
+  for f in "$mon_dir"/*; do
+    while IFS= read -r line; do
+      [[ $line =~ $re ]] || continue
+      key="${f##*/} ${BASH_REMATCH[2]}"
+      [[ -n ${seen[$key]:-} ]] || seen[$key]=${BASH_REMATCH[1]}
+    done <"$f"
+  done
   rm -rf "$mon_dir"
-  [[ -n $first ]] && echo ", in effect after $((first > stamp ? first - stamp : 0)) us"
+  mon_dir=""
+  for key in "$@"; do
+    t=${seen[$key]:-}
+    # "2026-11-27T19:54:07.026402", local time: `date` for the second (once
+    # per second seen), then the microseconds.
+    if [[ -n $t && -z ${secs[${t%.*}]:-} ]]; then
+      secs[${t%.*}]=$(date -d "${t%.*}" +%s 2>/dev/null)
+    fi
+    if [[ -z $t || -z ${secs[${t%.*}]:-} ]]; then
+      missing=1
+      continue
+    fi
+    us=$((secs[${t%.*}] * 1000000 + 10#${t##*.}))
+    [[ -z $first || $us -lt $first ]] && first=$us
+    [[ -z $last || $us -gt $last ]] && last=$us
+  done
+  [[ -n $first ]] || return 0
+  echo -n ", in effect after $((first > stamp ? first - stamp : 0)) us"
+  ((missing)) || echo -n ", whole after $((last > stamp ? last - stamp : 0)) us"
+  echo
+}
+
+# Commands prepared per namespace and sent at once. Starting a process
+# (fork, exec, its libraries, entering the namespace, opening its netlink
+# socket) takes milliseconds when the job keeps every core busy, far more
+# than its commands: with a process per command, all started at once, a
+# rate fault's first qdisc changed 5-11 ms after its start and the last
+# up to 5 ms after that, the commands taking 13-18 ms in all. So each
+# namespace's commands go to one process that reads them from its stdin,
+# a FIFO: batch_add starts it, batch_ready waits until every one is ready
+# (blocked reading), and batch_go writes all their commands and closes
+# the FIFOs, then waits for them; they then differ only in how soon each
+# gets a core.
+batch_dir=""
+batch_pids=()
+batch_fds=()
+batch_inputs=()
+batch_cmds=()
+# batch_add INPUT CMD...: starts CMD, to run the commands of INPUT (lines).
+batch_add() {
+  local input=$1 i=${#batch_pids[@]} fd f
+  shift
+  if [[ -z $batch_dir ]]; then batch_dir=$(mktemp -d) || fail "mktemp failed"; fi
+  mkfifo "$batch_dir/in$i" || fail "mkfifo $batch_dir/in$i failed"
+  # Opened for reading and writing, so neither this nor the process's
+  # open blocks; it sees end-of-file only once we close it (batch_go).
+  exec {fd}<>"$batch_dir/in$i"
+  batch_fds+=("$fd")
+  batch_inputs+=("$input")
+  batch_cmds+=("$*")
+  (
+    # Holding any of the FIFOs open, this or a later process would never
+    # see its end-of-file.
+    for f in "${batch_fds[@]}"; do exec {f}>&-; done
+    exec "$@" <"$batch_dir/in$i" >"$batch_dir/out$i" 2>&1
+  ) &
+  batch_pids+=($!)
+}
+# Waits until every process blocks reading its FIFO ("pipe" in its wchan;
+# the wrappers, nsenter and `ip netns exec`, do not read it) or has ended,
+# polling every millisecond (a read timing out on a FIFO of our own: no
+# process to start, no core taken from theirs), for at most about 0.5 s:
+# then they are only less simultaneous. Then swaps our descriptors for
+# write-only ones: once a process is gone, a write to its FIFO fails
+# rather than blocking when the pipe is full.
+batch_ready() {
+  local i p w st fd f nap tries
+  ((${#batch_pids[@]} > 0)) || return 0
+  mkfifo "$batch_dir/nap" || fail "mkfifo $batch_dir/nap failed"
+  exec {nap}<>"$batch_dir/nap"
+  for ((tries = 0; tries < 500; tries++)); do
+    for p in "${batch_pids[@]}"; do
+      w=""
+      st=""
+      read -r w 2>/dev/null <"/proc/$p/wchan"
+      read -r _ _ st _ 2>/dev/null <"/proc/$p/stat"
+      [[ $w == *pipe* || -z $st || $st == Z ]] || break
+    done
+    [[ $w == *pipe* || -z $st || $st == Z ]] && break
+    read -r -t 0.001 -u "$nap" _
+  done
+  exec {nap}>&-
+  for i in "${!batch_fds[@]}"; do
+    exec {fd}>"$batch_dir/in$i"
+    f=${batch_fds[i]}
+    exec {f}>&-
+    batch_fds[i]=$fd
+  done
+}
+# Hands every process its commands, then waits for each; exits 1 with the
+# commands, output and input of those that failed.
+batch_go() {
+  local i fd msg=""
+  # (A process that failed to start or stopped at a failed command: the
+  # write to its FIFO fails, SIGPIPE ignored meanwhile, and the wait says
+  # why.)
+  trap '' PIPE
+  for i in "${!batch_fds[@]}"; do printf '%s\n' "${batch_inputs[i]}" 1>&"${batch_fds[i]}" 2>/dev/null; done
+  for fd in "${batch_fds[@]}"; do exec {fd}>&-; done
+  trap - PIPE
+  batch_fds=()
+  for i in "${!batch_pids[@]}"; do
+    wait "${batch_pids[i]}" && continue
+    msg+="${msg:+$'\n'}failed: ${batch_cmds[i]}: $(cat "$batch_dir/out$i" 2>/dev/null)"$'\n'"${batch_inputs[i]}"
+  done
+  batch_pids=()
+  batch_inputs=()
+  batch_cmds=()
+  [[ -z $batch_dir ]] || rm -rf "$batch_dir"
+  batch_dir=""
+  [[ -z $msg ]] || fail "$msg"
+}
+# Drops what batch_add prepared and batch_go has not run (closed FIFOs:
+# an empty input, nothing done), e.g. when the script exits midway.
+# shellcheck disable=SC2317  # called by the traps
+batch_stop() {
+  local fd
+  for fd in "${batch_fds[@]}"; do exec {fd}>&-; done
+  ((${#batch_pids[@]} > 0)) && kill "${batch_pids[@]}" 2>/dev/null
+  [[ -n $batch_dir ]] && rm -rf "$batch_dir"
+  batch_dir=""
+  batch_pids=()
+  batch_fds=()
+  batch_inputs=()
+  batch_cmds=()
 }
 
 # Runs a command; on failure, exits 1 with the command and its output.
@@ -296,22 +442,20 @@ rail_subnet() {
   fail "no host has an address on veth$k"
 }
 
-# Sets the selected rails of the listed hosts up or down ($1): one `ip` per
-# host, all at once, so that the ends of a link change within about a
-# millisecond of each other. (Taking a veth down flushes its ARP entries;
-# an ARP request sent while the other end is still down is retried only
-# after 1 s.)
-set_links() {
-  local h k cmds pids=() failed=0
+# Prepares setting the selected rails of the listed hosts up or down ($1):
+# one `ip -batch` per host, run at once by batch_go, so that the ends of a
+# link change within about a millisecond of each other. (Taking a veth
+# down flushes its ARP entries; an ARP request sent while the other end is
+# still down is retried only after 1 s.)
+links_prepare() {
+  local h k cmds
   for h in "${hosts[@]}"; do
     cmds=""
-    for k in "${sel_rails[@]}"; do cmds+="link set dev veth$k $1"$'\n'; done
-    run_in "$cmds" ip -n "${namespaces[h]}" -batch - &
-    pids+=($!)
+    for k in "${sel_rails[@]}"; do cmds+="${cmds:+$'\n'}link set dev veth$k $1"; done
+    batch_add "$cmds" ip -n "${namespaces[h]}" -batch -
   done
-  for h in "${pids[@]}"; do wait "$h" || failed=1; done
-  ((failed == 0)) || exit 1
 }
+set_links() { links_prepare "$1"; batch_ready; batch_go; }
 
 # Once up: puts back an address or connected route that went missing (the
 # kernel keeps IPv4 addresses on a down link and adds the route back on up,
@@ -392,35 +536,28 @@ case $action in
     ((burst > 0)) || die "bad RATE '$rate'"
     find_root
     mon_start tc "" root
-    # Every qdisc at once (tc -n: no mount namespace to set up), so the
-    # fault takes effect within a few ms, and its line says when it began.
-    stamp=$(now_us)
-    errs=$(mktemp)
-    tc_pids=()
+    # Every qdisc at once: one `tc -batch` per host (tc -n: no mount
+    # namespace to set up) and one for the host-side ends, ready before
+    # the stamp, so the fault takes effect within a millisecond or two, and
+    # its line says when it began. Each qdisc changed is an expected event.
+    tbf="root tbf rate $rate burst $burst latency 50ms"
+    root_cmds=""
+    expected=()
     for h in "${hosts[@]}"; do
+      cmds=""
       for k in "${sel_rails[@]}"; do
-        { tc -n "${namespaces[h]}" qdisc replace dev "veth$k" root tbf rate "$rate" burst "$burst" \
-            latency 50ms 2>&1 || echo "failed: tc -n ${namespaces[h]} qdisc replace dev veth$k ..."; } >>"$errs" &
-        tc_pids+=($!)
-        { "${root_cmd[@]}" tc qdisc replace dev "${host_links[h * rails + k]}" root tbf rate "$rate" \
-            burst "$burst" latency 50ms 2>&1 ||
-            echo "failed: tc qdisc replace dev ${host_links[h * rails + k]} ..."; } >>"$errs" &
-        tc_pids+=($!)
+        cmds+="${cmds:+$'\n'}qdisc replace dev veth$k $tbf"
+        root_cmds+="${root_cmds:+$'\n'}qdisc replace dev ${host_links[h * rails + k]} $tbf"
+        expected+=("h$h veth$k" "root ${host_links[h * rails + k]}")
       done
+      batch_add "$cmds" tc -n "${namespaces[h]}" -batch -
     done
-    wait "${tc_pids[@]}"  # (not the monitors)
-    if [[ -s $errs ]]; then
-      msg=$(cat "$errs")
-      rm -f "$errs"
-      fail "$msg"
-    fi
-    rm -f "$errs"
-    devs=""
-    for h in "${hosts[@]}"; do
-      for k in "${sel_rails[@]}"; do devs+="${devs:+|}veth$k|${host_links[h * rails + k]}"; done
-    done
+    batch_add "$root_cmds" "${root_cmd[@]}" tc -batch -
+    batch_ready
+    stamp=$(now_us)
+    batch_go
     done_at=$(now_us)
-    effect=$(mon_effect "qdisc tbf .*dev ($devs) root")
+    effect=$(mon_effect '^\[([^]]+)\] qdisc tbf [^ ]+ dev ([^ ]+) root( |$)' "${expected[@]}")
     say "rate $what $rate (tbf burst ${burst}b latency 50ms, both directions)"
     ;;
 
@@ -447,11 +584,15 @@ case $action in
     chance="numgen random mod 100 < $pct "
     ((pct == 100)) && chance=""
     # Every host, listed or not: the rail's earlier setting goes everywhere.
+    # One `nft -f` per host, all at once (batch_go), so that no host drops
+    # long before the others.
+    changed=()
     for ((h = 0; h < nhosts; h++)); do
       ns=${namespaces[h]}
       if ((pct == 0)); then
         ip netns exec "$ns" nft list table inet mrd_fault >/dev/null 2>&1 || continue
       fi
+      changed+=("$h")
       script=$(nft_del_rails "${sel_rails[@]}")
       if ((pct > 0)); then
         for k in "${sel_rails[@]}"; do
@@ -461,25 +602,35 @@ case $action in
           script+=$'\n'"add rule inet mrd_fault in$k $match ${chance}drop"
         done
       fi
-      run_in "$script" ip netns exec "$ns" nft -f -
-      ((pct > 0)) || nft_drop_empty_table "$h"
+      batch_add "$script" ip netns exec "$ns" nft -f -
     done
+    batch_ready
+    stamp=$(now_us)
+    batch_go
+    done_at=$(now_us)
+    # (Tidying only: an empty table drops nothing.)
+    if ((pct == 0)); then
+      for h in "${changed[@]}"; do nft_drop_empty_table "$h"; done
+    fi
     say "loss $what $pct%"
     ;;
 
   down|up)
     (($# == 0)) || die "usage: $action RAIL"
     mon_start ip link
+    links_prepare "$action"
+    batch_ready
     stamp=$(now_us)
-    if [[ $action == down ]]; then set_links down; else links_up; fi
+    batch_go
+    [[ $action == up ]] && check_addrs
     done_at=$(now_us)
-    devs=""
-    for k in "${sel_rails[@]}"; do devs+="${devs:+|}veth$k"; done
-    if [[ $action == down ]]; then
-      effect=$(mon_effect " ($devs)@[^ ]* .* state DOWN")
-    else
-      effect=$(mon_effect " ($devs)@[^ ]* .* state UP")
-    fi
+    # Each listed host's veths, as they reach the state (up: once they
+    # have a carrier, the host-side ends being up).
+    expected=()
+    for h in "${hosts[@]}"; do
+      for k in "${sel_rails[@]}"; do expected+=("h$h veth$k"); done
+    done
+    effect=$(mon_effect '^\[([^]]+)\] [0-9]+: ([^@: ]+)[@:].* state '"${action^^}"'( |$)' "${expected[@]}")
     say "$action $what"
     ;;
 
@@ -495,6 +646,7 @@ case $action in
     # shellcheck disable=SC2317  # called by the traps below
     stopped() {
       [[ -n $sleeper ]] && kill "$sleeper" 2>/dev/null
+      batch_stop  # a step cut short
       links_up
       stamp=""
       say "flap $what stopped by SIG$1 after $cycles cycles; up"
@@ -549,16 +701,13 @@ case $action in
     done
     # Both hosts at once, so that neither direction is cut long before the
     # other.
-    stamp=$(now_us)
-    nft_pids=()
     for i in 0 1; do
       [[ -n ${scripts[i]} ]] || continue
-      run_in "${scripts[i]}" ip netns exec "${namespaces[hosts[i]]}" nft -f - &
-      nft_pids+=($!)
+      batch_add "${scripts[i]}" ip netns exec "${namespaces[hosts[i]]}" nft -f -
     done
-    failed=0
-    for p in "${nft_pids[@]}"; do wait "$p" || failed=1; done
-    ((failed == 0)) || exit 1
+    batch_ready
+    stamp=$(now_us)
+    batch_go
     done_at=$(now_us)
     if [[ $action == cut ]]; then
       say "cut $what (all IPv4 between them dropped by the receiver, on all $rails rails, both ways)"

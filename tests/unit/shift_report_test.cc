@@ -1,6 +1,7 @@
 // link_fault_perf --shift-log (benchmarks/link_fault/shift_report.h): the
 // probe log's sample lines read back, and the traffic shift found in
-// synthetic samples whose answer is known.
+// synthetic samples whose answer is known; and the fault tool's lines as
+// link_fault_perf reads them, and its reaction lines (path_report.h).
 #include "link_fault/shift_report.h"
 
 #include <gtest/gtest.h>
@@ -8,9 +9,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "link_fault/path_report.h"
 #include "probe/path_health.h"
 #include "probe/probe_log.h"
 
@@ -48,10 +51,11 @@ std::vector<TrafficSample> Rail1When(RailOn on) {
   return TwoRails([on](int rail, uint64_t t) { return rail == 0 || on(t) ? kBytesPerUs : 0; });
 }
 
-// A fault line as rail_fault.sh prints it (after "rail_fault <stamp>: ").
+// A fault line as rail_fault.sh prints it (after "rail_fault <stamp>: "):
+// its first qdisc changed at +1 ms, the last at +1.6 ms.
 FaultEvent RateCut(uint64_t at_us) {
   return {at_us, "rate rail 1 hosts 0,1 100mbit (tbf burst 16384b latency 50ms, both directions) "
-                 "(applied in 900 us, in effect after 1000 us)"};
+                 "(applied in 900 us, in effect after 1000 us, whole after 1600 us)"};
 }
 
 TEST(ShiftReport, RailThatStopsIsShiftedWhenItStops) {
@@ -72,8 +76,9 @@ TEST(ShiftReport, RailThatStopsIsShiftedWhenItStops) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0], RateCut(kFaultUs).what +
                           ": rail 1 handed <=10% of the bytes from +2.1 ms after the fault began, 1.1 ms "
-                          "after it took effect (over 10 ms and 100 ms; share in the 100 ms before: 50%, "
-                          "from then: 1%; its last bytes at +3.1 ms, 2.1 ms after it took effect)");
+                          "after it took effect, 0.5 ms after it was whole (over 10 ms and 100 ms; share in "
+                          "the 100 ms before: 50%, from then: 1%; its last bytes at +3.1 ms, 2.1 ms after it "
+                          "took effect, 1.5 ms after it was whole)");
   // (Channel 1's sample at 3.1 ms counts the rail's bytes of 2.9-3 ms.)
   EXPECT_EQ(shift.rail_last_us, kFaultUs + 3100);
 }
@@ -148,6 +153,12 @@ TEST(ShiftReport, RepairIsWhenTheRailIsHandedItsShareAgain) {
             "up rail 1 hosts 0,1 (applied in 700 us, in effect after 200 us): rail 1 handed >=10% of the "
             "bytes again by +5.2 ms after the repair began, 5.0 ms after it took effect (over the 10 ms "
             "before and the 100 ms after; share in the 100 ms before: 0%, from then: 50%)");
+  // Both links reported up: when it was whole too.
+  EXPECT_NE(ShiftLines(history, {{kFaultUs, "up rail 1 hosts 0,1 (applied in 700 us, in effect after 200 us, "
+                                            "whole after 700 us)"}})[0]
+                .find("+5.2 ms after the repair began, 5.0 ms after it took effect, 4.5 ms after it was "
+                      "whole (over"),
+            std::string::npos);
   // A rail that never comes back.
   const TrafficHistory dead(Rail1When([](uint64_t t) { return t < kFaultUs - 50'000; }));
   EXPECT_FALSE(FindTrafficShift(dead, 1, true, kFaultUs, kFaultUs + kShiftSearchUs).found);
@@ -181,12 +192,43 @@ TEST(ShiftReport, FaultEventsNameTheirRail) {
   EXPECT_TRUE(RateCut(0).OneRail(&rail));
   EXPECT_EQ(rail, 1);
   EXPECT_DOUBLE_EQ(RateCut(0).EffectUs(), 1000);
+  EXPECT_DOUBLE_EQ(RateCut(0).WholeUs(), 1600);
   EXPECT_FALSE(RateCut(0).IsRepair());
+  // An expected change never reported: no "whole after".
+  EXPECT_EQ((FaultEvent{0, "up rail all hosts 0,1 (applied in 900 us, in effect after 300 us)"}.WholeUs()), -1);
   EXPECT_FALSE((FaultEvent{0, "rate rail all hosts 0,1 300mbit"}.OneRail(&rail)));
   EXPECT_FALSE((FaultEvent{0, "cut hosts 0,1 (applied in 5 us)"}.OneRail(&rail)));
   EXPECT_EQ((FaultEvent{0, "cut hosts 0,1"}.EffectUs()), -1);
   EXPECT_TRUE((FaultEvent{0, "up rail 0 hosts 0,1"}.IsRepair()));
   EXPECT_TRUE((FaultEvent{0, "flap rail 1 done: 50 times; up"}.IsRepair()));
+}
+
+// The summary's reaction lines: the first state change on the fault's rail
+// the fault's way, timed from its start, from when it took effect and from
+// when it was whole, when its line says.
+TEST(ShiftReport, ReactionsAreTimedFromTheFaultsEvents) {
+  const std::set<StateChange> changes = {
+      // Another rail's passing change, and a change back to healthy: no
+      // reaction to a fault on rail 1.
+      {kFaultUs + 1500, 1, 0, 0, mrdPathHealthy, mrdPathDegraded},
+      {kFaultUs + 2000, 1, 1, 1, mrdPathDegraded, mrdPathHealthy},
+      {kFaultUs + 4200, 1, 0, 1, mrdPathHealthy, mrdPathDown},
+      {kFaultUs + 500'000 + 7000, 1, 0, 1, mrdPathDown, mrdPathHealthy},
+  };
+  const std::vector<std::string> lines =
+      ReactionLines(changes, {RateCut(kFaultUs),
+                              {kFaultUs + 500'000, "up rail 1 hosts 0,1 (applied in 800 us, in effect after 300 us)"},
+                              {kFaultUs + 900'000, "loss rail 1 hosts 0,1 5%"}});
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], RateCut(kFaultUs).what +
+                          ": first reaction 4.2 ms after it began, 3.2 ms after it took effect, 2.6 ms after it "
+                          "was whole (peer 1 channel 0 rail 1 healthy -> down; the fault took 0.9 ms to apply)");
+  // Not whole: an expected event never came.
+  EXPECT_EQ(lines[1],
+            "up rail 1 hosts 0,1 (applied in 800 us, in effect after 300 us): first reaction 7.0 ms after it "
+            "began, 6.7 ms after it took effect (peer 1 channel 0 rail 1 down -> healthy; the fault took 0.8 ms "
+            "to apply)");
+  EXPECT_EQ(lines[2], "loss rail 1 hosts 0,1 5%: no path state change towards down before the next event");
 }
 
 TEST(ShiftReport, ParsesTheProbeLogsSampleLines) {
