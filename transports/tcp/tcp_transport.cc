@@ -246,6 +246,7 @@ Status TcpTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
   link::LinkOptions opt;
   opt.reroute = params.reroute;
   opt.probe = probe::probeConfigFromParams(params);
+  opt.pathCapBytes = static_cast<size_t>(params.pathQueueBytes);
   if (!params.probeLog.empty()) {
     opt.log = probe::ProbeLog::forProcess(params.probeLog, me, opt.probe.logIntervalUs);
   }
