@@ -62,7 +62,7 @@ Link::~Link() {
   const uint64_t deadline = closeByNs_ != 0 ? std::min(start + kCloseDrainNs, closeByNs_) : start + kCloseDrainNs;
   auto owed = [this] {
     for (const Path& p : paths_) {
-      if (!p.dead && (p.unackedBytes > 0 || p.curActive || !p.ctrl.empty() || p.rxFrames != p.ackQueued)) {
+      if (!p.dead && (p.unackedBytes > 0 || p.curActive || p.ctrlPending() || p.rxFrames != p.ackQueued)) {
         return true;
       }
     }
@@ -288,6 +288,8 @@ Status Link::failPath(size_t p, const std::string& why, uint64_t now) {
   if (!path.dead) {
     path.dead = true;
     path.curActive = false;
+    path.ctrlOut.clear();
+    path.ctrlOutDone = 0;
     path.health.onError(now, why);
     requeueInflight(path);  // also when the health callback already did
     // Chunks half read from it are read again from another path.
@@ -498,27 +500,43 @@ bool Link::nextChunkFor(size_t p, uint64_t now, Frame* f, const char** payload) 
 
 Status Link::progressSend(size_t p, uint64_t now, bool* moved, bool startNew) {
   Path& path = paths_[p];
+  constexpr size_t kHdr = sizeof(Frame);
   while (!path.dead) {
     if (!path.curActive) {
-      if (!path.ctrl.empty()) {
-        path.cur = path.ctrl.front();
-        path.ctrl.pop();
-        path.curPayload = nullptr;
-      } else if (!startNew || (!takeRelayFrame(p) && !nextChunkFor(p, now, &path.cur, &path.curPayload))) {
-        return Status::ok();
+      // Between frames: the control frames queued (acks, pings, pongs) go
+      // out together, in one write with the frame after them. One system
+      // call each cost more CPU than the data on a busy link (a ping and
+      // a pong per path every 100 us, the acks).
+      if (path.ctrlOutDone == path.ctrlOut.size() && !path.ctrl.empty()) {
+        path.ctrlOut.clear();
+        path.ctrlOutDone = 0;
+        for (size_t k = 0; k < kCtrlBatch && !path.ctrl.empty(); ++k) {
+          const Frame& f = path.ctrl.front();
+          const char* b = reinterpret_cast<const char*>(&f);
+          path.ctrlOut.insert(path.ctrlOut.end(), b, b + kHdr);
+          path.ctrl.pop();
+        }
       }
-      path.curDone = 0;
-      path.curActive = true;
+      if (startNew && (takeRelayFrame(p) || nextChunkFor(p, now, &path.cur, &path.curPayload))) {
+        path.curDone = 0;
+        path.curActive = true;
+        // Its end on the wire comes after the control bytes still ahead of it.
+        if (path.cur.kind == kFrameData) path.inflight.back().wireEnd += path.ctrlOut.size() - path.ctrlOutDone;
+      }
     }
-    constexpr size_t kHdr = sizeof(Frame);
-    iovec iov[2];
+    const size_t ctrlLeft = path.ctrlOut.size() - path.ctrlOutDone;
+    if (ctrlLeft == 0 && !path.curActive) return Status::ok();
+    iovec iov[3];
     int n = 0;
-    if (path.curDone < kHdr) {
-      iov[n++] = {reinterpret_cast<char*>(&path.cur) + path.curDone, kHdr - path.curDone};
-    }
-    const size_t payloadDone = path.curDone > kHdr ? path.curDone - kHdr : 0;
-    if (path.cur.len > payloadDone) {
-      iov[n++] = {const_cast<char*>(path.curPayload) + payloadDone, path.cur.len - payloadDone};
+    if (ctrlLeft > 0) iov[n++] = {path.ctrlOut.data() + path.ctrlOutDone, ctrlLeft};
+    if (path.curActive) {
+      if (path.curDone < kHdr) {
+        iov[n++] = {reinterpret_cast<char*>(&path.cur) + path.curDone, kHdr - path.curDone};
+      }
+      const size_t payloadDone = path.curDone > kHdr ? path.curDone - kHdr : 0;
+      if (path.cur.len > payloadDone) {
+        iov[n++] = {const_cast<char*>(path.curPayload) + payloadDone, path.cur.len - payloadDone};
+      }
     }
     msghdr msg{};
     msg.msg_iov = iov;
@@ -536,11 +554,22 @@ Status Link::progressSend(size_t p, uint64_t now, bool* moved, bool startNew) {
       if (read) *moved = true;
       return path.dead ? Status::ok() : failPath(p, errnoText("send", err), now);
     }
+    if (w == 0) return Status::ok();
+    path.wireBytes += static_cast<uint64_t>(w);
+    // The control bytes were first in the write.
+    size_t written = static_cast<size_t>(w);
+    const size_t ctrlWritten = std::min(written, ctrlLeft);
+    path.ctrlOutDone += ctrlWritten;
+    written -= ctrlWritten;
+    if (path.ctrlOutDone == path.ctrlOut.size()) {
+      path.ctrlOut.clear();
+      path.ctrlOutDone = 0;
+    }
+    if (!path.curActive) continue;  // more control frames may wait
     // Probes and acks moving is not the operation moving: only data
     // counts (or the executor's timeout would never fire while pings flow).
-    if (path.cur.kind == kFrameData || path.cur.kind == kFrameRelay) *moved = true;
-    path.curDone += static_cast<size_t>(w);
-    path.wireBytes += static_cast<uint64_t>(w);
+    if (written > 0) *moved = true;
+    path.curDone += written;
     if (path.curDone < kHdr + path.cur.len) return Status::ok();
     path.curActive = false;
     path.curCopy.clear();
@@ -1070,7 +1099,7 @@ void Link::addPollFds(std::vector<pollfd>* fds) const {
     // (A relaying link's own chunks do not go on its paths.)
     const bool ownData = !(relaying_ && relayUsable_) &&
                          (!resend_.empty() || (!out_.empty() && out_.back().nextFresh < out_.back().chunk.size()));
-    const bool wantOut = p.curActive || !p.ctrl.empty() || !relayOut_.empty() || ownData;
+    const bool wantOut = p.curActive || p.ctrlPending() || !relayOut_.empty() || ownData;
     short events = static_cast<short>((wantIn ? POLLIN : 0) | (wantOut ? POLLOUT : 0));
     if (events != 0) fds->push_back(pollfd{p.desc.fd, events, 0});
   }
@@ -1134,8 +1163,9 @@ size_t Link::ackPath(size_t p) const {
 
 uint64_t Link::queueAheadNs(const Path& path) const {
   // Everything written and not acknowledged is ahead (the data frame being
-  // written included); a control frame being written adds its remainder.
-  size_t bytes = path.unackedBytes;
+  // written included); control frames not written yet, and a relayed
+  // frame's header being written, add theirs.
+  size_t bytes = path.unackedBytes + (path.ctrlOut.size() - path.ctrlOutDone);
   if (path.curActive && path.cur.kind != kFrameData) bytes += sizeof(Frame) - std::min(path.curDone, sizeof(Frame));
   if (bytes == 0) return 0;
   const double rate = path.health.capacityBps() > 0 ? path.health.capacityBps() : opt_.fallbackBytesPerUs * 1e6;
@@ -1158,7 +1188,7 @@ Status Link::flush(bool* idle) {
     if (path.dead) continue;
     MRD_TRY(progressSend(p, now, &moved, /*startNew=*/false));
     // (A cut link's paths may never drain: its peer hears from it through relays.)
-    if (!path.dead && !relaying_ && (path.curActive || !path.ctrl.empty())) *idle = false;
+    if (!path.dead && !relaying_ && (path.curActive || path.ctrlPending())) *idle = false;
   }
   return Status::ok();
 }

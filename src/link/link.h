@@ -188,6 +188,12 @@ class Link : public transport::Connection {
     bool curActive = false;
     std::vector<char> curCopy;      // payload of a frame finished after a stall
     RingQueue<Frame> ctrl;
+    // Control frames taken from ctrl, written together ahead of the next
+    // frame, and how much of them is written. Bytes left here come before
+    // any of cur's on the wire.
+    std::vector<char> ctrlOut;
+    size_t ctrlOutDone = 0;
+    bool ctrlPending() const { return !ctrl.empty() || ctrlOutDone < ctrlOut.size(); }
     std::deque<Inflight> inflight;  // every data frame not yet acknowledged, in order
     size_t inflightBytes = 0;       // of those not requeued
     size_t unackedBytes = 0;        // of all of them: what is ahead on the wire
@@ -352,6 +358,8 @@ class Link : public transport::Connection {
   static constexpr uint64_t kHedgeFloorNs = 1'000'000;
   // An ack leaves its own path only for one quicker by more than this.
   static constexpr uint64_t kAckDetourNs = 500'000;
+  // Control frames written in one system call, at most (with the frame after them).
+  static constexpr size_t kCtrlBatch = 64;
   // Between operations nothing reads the sockets: a probe read in the
   // first round after one measured this side's absence, not the network.
   bool away_ = false;          // an operation ended (flush) and none has progressed since
