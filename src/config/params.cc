@@ -24,8 +24,8 @@ const std::vector<ParamDoc>& paramTable() {
        "1: large shm messages are read straight from the sender (process_vm_readv), one copy."},
       {"MRD_NSOCKS_PER_PEER", "1", "TCP sockets per peer and channel (1-16)."},
       {"MRD_SOCKET_BUF_BYTES", "4194304", "SO_SNDBUF/SO_RCVBUF of TCP data sockets."},
-      {"MRD_PATH_QUEUE_BYTES", "2097152",
-       "Unacknowledged bytes a TCP link keeps on each path; more chunks wait for room (2-64 MiB)."},
+      {"MRD_PATH_QUEUE_BYTES", "524288",
+       "Unacknowledged bytes a TCP link keeps on each path; more chunks wait for room (64 KiB-64 MiB)."},
       {"MRD_REROUTE", "1",
        "1: each chunk takes the path (rail) that delivers it soonest, re-sent elsewhere if its path fails; 0: static striping."},
       {"MRD_NET_PLUGIN", "",
@@ -108,8 +108,7 @@ Params readParams() {
   p.shmCma = envInt("MRD_SHM_CMA", 0, 0, 1, set) != 0;
   p.nsocksPerPeer = static_cast<int>(envInt("MRD_NSOCKS_PER_PEER", 1, 1, 16, set));
   p.sockBufBytes = envInt("MRD_SOCKET_BUF_BYTES", p.sockBufBytes, 0, 1LL << 30, set);
-  // (Not below 2 MiB: 512 KiB stalled a test with a 5% rail, see LinkOptions.)
-  p.pathQueueBytes = envInt("MRD_PATH_QUEUE_BYTES", p.pathQueueBytes, 2 << 20, 64LL << 20, set);
+  p.pathQueueBytes = envInt("MRD_PATH_QUEUE_BYTES", p.pathQueueBytes, 64 << 10, 64LL << 20, set);
   p.reroute = envInt("MRD_REROUTE", 1, 0, 1, set) != 0;
   p.netPlugin = envString("MRD_NET_PLUGIN", set);
   p.algo = envString("MRD_ALGO", set);

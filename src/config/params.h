@@ -35,7 +35,7 @@ struct Params {
   bool shmCma = false;                 // MRD_SHM_CMA
   int nsocksPerPeer = 1;               // MRD_NSOCKS_PER_PEER
   int64_t sockBufBytes = 4 << 20;      // MRD_SOCKET_BUF_BYTES
-  int64_t pathQueueBytes = 2 << 20;    // MRD_PATH_QUEUE_BYTES
+  int64_t pathQueueBytes = 512 << 10;  // MRD_PATH_QUEUE_BYTES
   bool reroute = true;                 // MRD_REROUTE
   std::string netPlugin;               // MRD_NET_PLUGIN
   // Algorithms and pipelining.

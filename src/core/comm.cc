@@ -232,8 +232,9 @@ Communicator::~Communicator() {
   // Relaying is finished first, all links together (within the budget,
   // 1 s at most): once the links go one by one, a frame this rank should pass
   // on, or the ack of a chunk it sent through a relay, is dropped. (Not
-  // after a failure: an operation's buffers may be gone.)
-  if (asyncError_.load() == mrdSuccess) {
+  // after a failure: an operation's buffers may be gone; nor after an
+  // abort, whose sockets are shut.)
+  if (asyncError_.load() == mrdSuccess && !abort_.load()) {
     link::drainRelays(relayLinks_, std::min<uint64_t>(until, monotonicNs() + 1'000'000'000));
   }
   for (link::Link* l : relayLinks_) l->setRouter(nullptr);  // the links go one by one

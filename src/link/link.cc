@@ -139,6 +139,7 @@ void Link::onTransition(size_t p, const probe::Transition& t) {
 
 void Link::checkNics(uint64_t now) {
   nicGeneration_ = opt_.nics->generation();
+  std::vector<size_t> wentDown;
   for (size_t p = 0; p < paths_.size(); ++p) {
     Path& path = paths_[p];
     if (path.desc.ifname.empty()) continue;
@@ -148,9 +149,14 @@ void Link::checkNics(uint64_t now) {
     // Static striping is the baseline that knows nothing of path health.
     if (!down || path.dead || !opt_.reroute) continue;
     path.health.onError(now, "NIC " + path.desc.ifname + " is down (kernel link event)");
-    // The peer's NIC may be fine: without a word it would wait for its
-    // own stall rule to see that nothing comes back.
-    const size_t q = quickestPath();
+    wentDown.push_back(p);
+  }
+  // The peer's NIC may be fine: without a word it would wait for its own
+  // stall rule to see that nothing comes back. (Told once every path over
+  // a dead NIC is down, on one that is not.)
+  for (size_t p : wentDown) {
+    size_t q = quickestPath();
+    if (q != SIZE_MAX && paths_[q].nicDown) q = SIZE_MAX;
     if (q != SIZE_MAX && q != p) paths_[q].ctrl.push(Frame{kFrameNicDown, 0, 0, 0, 0, p});
   }
 }
@@ -385,7 +391,11 @@ void Link::fillEstimates(uint64_t now) {
     // none, and its last estimate would stand. Silence bounds it: a path
     // owing acks that has delivered nothing for S us carries at most
     // kSilenceChunks chunks per S.
-    if (p.waiting > 0 && now > p.lastAckNs && e.bytesPerUs > 0) {
+    // (Owing acks for any frame: also one all of whose frames went again
+    // elsewhere. They are still ahead of a new chunk on its wire and count
+    // against its cap; judged by `waiting` alone, such a path stuck in TCP
+    // back-off kept its old rate and, full, held every new chunk.)
+    if (p.unackedBytes > 0 && now > p.lastAckNs && e.bytesPerUs > 0) {
       const double silenceUs = static_cast<double>(now - p.lastAckNs) / 1e3;
       e.bytesPerUs = std::min(e.bytesPerUs, kSilenceChunks * kChunkBytes / silenceUs);
     }
@@ -502,21 +512,31 @@ Status Link::progressSend(size_t p, uint64_t now, bool* moved, bool startNew) {
   Path& path = paths_[p];
   constexpr size_t kHdr = sizeof(Frame);
   while (!path.dead) {
-    if (!path.curActive) {
-      // Between frames: the control frames queued (acks, pings, pongs) go
-      // out together, in one write with the frame after them. One system
-      // call each cost more CPU than the data on a busy link (a ping and
-      // a pong per path every 100 us, the acks).
-      if (path.ctrlOutDone == path.ctrlOut.size() && !path.ctrl.empty()) {
+    // The control frames queued (acks, pings, pongs) go out together, in
+    // one write with the frame after them: a system call each added tens
+    // of thousands a second per rank on a busy link (a ping and a pong per
+    // path every 100 us, the acks). They join those not written yet as
+    // long as none of the next frame is written (a socket that refused
+    // it must not hold them behind its 64 KiB).
+    if (!path.ctrl.empty() && (!path.curActive || path.curDone == 0)) {
+      if (path.ctrlOutDone == path.ctrlOut.size()) {
         path.ctrlOut.clear();
         path.ctrlOutDone = 0;
-        for (size_t k = 0; k < kCtrlBatch && !path.ctrl.empty(); ++k) {
-          const Frame& f = path.ctrl.front();
-          const char* b = reinterpret_cast<const char*>(&f);
-          path.ctrlOut.insert(path.ctrlOut.end(), b, b + kHdr);
-          path.ctrl.pop();
-        }
       }
+      size_t added = 0;
+      while (!path.ctrl.empty() && (path.ctrlOut.size() - path.ctrlOutDone) / kHdr < kCtrlBatch) {
+        const Frame& f = path.ctrl.front();
+        const char* b = reinterpret_cast<const char*>(&f);
+        path.ctrlOut.insert(path.ctrlOut.end(), b, b + kHdr);
+        path.ctrl.pop();
+        added += kHdr;
+      }
+      // (Now ahead of the data frame picked already.)
+      if (path.curActive && path.cur.kind == kFrameData && !path.inflight.empty()) {
+        path.inflight.back().wireEnd += added;
+      }
+    }
+    if (!path.curActive) {
       if (startNew && (takeRelayFrame(p) || nextChunkFor(p, now, &path.cur, &path.curPayload))) {
         path.curDone = 0;
         path.curActive = true;
@@ -1002,6 +1022,7 @@ void Link::completeSends() {
 
 void Link::completeRecvs() {
   while (!in_.empty() && in_.front().doneCount == in_.front().chunk.size()) {
+    if (in_.front().req->bytes > kEagerBytes) ackEverywhere_ = true;
     in_.front().req->progressed = in_.front().req->bytes;
     in_.front().req->done = true;
     giveBack(&statePool_, &in_.front().chunk);
@@ -1070,6 +1091,7 @@ Status Link::progress(bool* moved) {
   }
   MRD_TRY(applyStaged());
   completeRecvs();
+  if (ackEverywhere_) ackOnEveryPath(now);
   judgeCut(now);
   pumpRelay(now, moved);
   for (size_t p = 0; p < paths_.size(); ++p) MRD_TRY(progressSend(p, now, moved));
@@ -1088,7 +1110,7 @@ Status Link::progress(bool* moved) {
 }
 
 void Link::addPollFds(std::vector<pollfd>* fds) const {
-  if (opt_.nics != nullptr && opt_.nics->fd() >= 0) fds->push_back(pollfd{opt_.nics->fd(), POLLIN, 0});
+  const size_t before = fds->size();
   for (const Path& p : paths_) {
     if (p.dead) continue;
     // Readable data we cannot place yet (its message is not posted) must
@@ -1102,6 +1124,11 @@ void Link::addPollFds(std::vector<pollfd>* fds) const {
     const bool wantOut = p.curActive || p.ctrlPending() || !relayOut_.empty() || ownData;
     short events = static_cast<short>((wantIn ? POLLIN : 0) | (wantOut ? POLLOUT : 0));
     if (events != 0) fds->push_back(pollfd{p.desc.fd, events, 0});
+  }
+  // (Only beside a socket: with nothing of its own to wait for, a caller
+  // must see an empty set, not sleep on NIC events.)
+  if (fds->size() > before && opt_.nics != nullptr && opt_.nics->fd() >= 0) {
+    fds->push_back(pollfd{opt_.nics->fd(), POLLIN, 0});
   }
 }
 
@@ -1139,6 +1166,18 @@ void Link::queueAck(size_t p, uint64_t now, bool force) {
   path.ackUrgent = false;
 }
 
+void Link::ackOnEveryPath(uint64_t now) {
+  ackEverywhere_ = false;
+  for (size_t p = 0; p < paths_.size(); ++p) {
+    Path& path = paths_[p];
+    if (path.dead || path.rxFrames == 0) continue;
+    queueAck(p, now, true);
+    for (size_t q = 0; q < paths_.size(); ++q) {
+      if (q != p && !paths_[q].dead) paths_[q].ctrl.push(Frame{kFrameAck, 0, p + 1, 0, 0, path.rxFrames});
+    }
+  }
+}
+
 size_t Link::ackPath(size_t p) const {
   // Another live path only when it is clearly quicker (by half, and by
   // more than kAckDetourNs): copies sent for little gain only add to the
@@ -1163,10 +1202,10 @@ size_t Link::ackPath(size_t p) const {
 
 uint64_t Link::queueAheadNs(const Path& path) const {
   // Everything written and not acknowledged is ahead (the data frame being
-  // written included); control frames not written yet, and a relayed
-  // frame's header being written, add theirs.
+  // written included); control frames not written yet, and what is left
+  // of a relayed frame being written, add theirs.
   size_t bytes = path.unackedBytes + (path.ctrlOut.size() - path.ctrlOutDone);
-  if (path.curActive && path.cur.kind != kFrameData) bytes += sizeof(Frame) - std::min(path.curDone, sizeof(Frame));
+  if (path.curActive && path.cur.kind != kFrameData) bytes += sizeof(Frame) + path.cur.len - path.curDone;
   if (bytes == 0) return 0;
   const double rate = path.health.capacityBps() > 0 ? path.health.capacityBps() : opt_.fallbackBytesPerUs * 1e6;
   return static_cast<uint64_t>(static_cast<double>(bytes) / rate * 1e9);

@@ -71,12 +71,11 @@ struct LinkOptions {
   // and the peer's pauses need is a queue that a chunk needed elsewhere
   // waits behind when the path slows. On 2 Gbit/s rails (2 hosts x 1 rank,
   // 16 MiB allreduce) 512 KiB gave two rails 1.98-1.99x one rail's busbw
-  // instead of 1.85-1.87x, and moved a slowed rail's traffic sooner; but
-  // with it, 2 hosts x 2 ranks with a 5% rail (ctest
-  // netns_2rails_fault_rate5pct_reroute1) stalled for good about one run
-  // in five (a link handed no chunk to its idle path while its slow path
-  // held a full queue unacknowledged): not understood yet, so 2 MiB.
-  size_t pathCapBytes = 2 << 20;
+  // instead of 1.85-1.87x with 2 MiB, and moved a slowed rail's traffic
+  // sooner. (It first exposed two stalls, both mended: a full path whose
+  // frames had all gone again elsewhere kept its old rate, and acks left
+  // only on a path stuck in TCP back-off; see fillEstimates, ackOnEveryPath.)
+  size_t pathCapBytes = 512 << 10;
   double fallbackBytesPerUs = 1000;    // assumed goodput before any measurement
   std::shared_ptr<probe::ProbeLog> log;  // MRD_PROBE_LOG, or none
   // The kernel's word on the local NICs (shared by a communicator's links),
@@ -130,7 +129,7 @@ class Link : public transport::Connection {
   size_t relayQueuedBytes() const { return relayOutBytes_; }
   // Relaying still to finish: frames to pass on, or chunks of ours sent
   // through relays and not yet acknowledged.
-  bool relayOwed() const { return !relayOut_.empty() || !relayInflight_.empty(); }
+  bool relayOwed() const;
   // A relayed frame for this link's peer (the destination, or the next
   // hop): written on the quickest live path. Dropped when more than
   // kRelayQueueBudget waits already (its sender sends it again).
@@ -283,6 +282,13 @@ class Link : public transport::Connection {
   // now, their chunks go elsewhere, and the peer hears of it.
   void checkNics(uint64_t now);
   void queueAck(size_t p, uint64_t now, bool force);
+  // A message its sender waits on (above kEagerBytes) is complete: every
+  // path's cumulative ack goes on its own path and on every other live
+  // one. This rank may now turn to other work and read this link no more
+  // for a while; an ack that went only on a path stuck in TCP back-off
+  // would hold the sender (and whoever waits on it) until it clears.
+  void ackOnEveryPath(uint64_t now);
+  bool ackEverywhere_ = false;  // completeRecvs() completed such a message
   // Relaying (link_relay.cc).
   void judgeCut(uint64_t now);
   void pumpRelay(uint64_t now, bool* moved);

@@ -327,6 +327,16 @@ void Link::pumpRelay(uint64_t now, bool* moved) {
   }
 }
 
+bool Link::relayOwed() const {
+  if (!relayOut_.empty() || !relayInflight_.empty()) return true;
+  for (const Path& p : paths_) {
+    if (p.dead) continue;
+    // A relayed frame half written, or half read.
+    if ((p.curActive && p.cur.kind == kFrameRelay) || p.dest == Dest::kRelay) return true;
+  }
+  return false;
+}
+
 void drainRelays(const std::vector<Link*>& links, uint64_t deadlineNs) {
   std::vector<bool> failed(links.size(), false);
   while (monotonicNs() < deadlineNs) {

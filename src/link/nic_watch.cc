@@ -87,6 +87,7 @@ void NicWatch::poll(uint64_t nowNs, bool force) {
   if (fd_ < 0 || (!force && nowNs - lastReadNs_ < kReadGapNs && lastReadNs_ != 0)) return;
   lastReadNs_ = nowNs;
   alignas(nlmsghdr) char buf[16384];
+  bool lost = false;
   while (true) {
     ssize_t n = recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
     if (n > 0) {
@@ -94,13 +95,16 @@ void NicWatch::poll(uint64_t nowNs, bool force) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    // ENOBUFS: the kernel dropped messages (we read too late): ask anew.
+    // ENOBUFS: the kernel dropped messages (we read too late). It says so
+    // before the older ones still queued: read those, then ask for the
+    // present state, which they must not overwrite.
     if (n < 0 && errno == ENOBUFS) {
-      resync(nowNs);
+      lost = true;
       continue;
     }
-    return;  // EAGAIN, or nothing more to learn from this socket
+    break;  // EAGAIN, or nothing more to learn from this socket
   }
+  if (lost) resync(nowNs);
 }
 
 void NicWatch::apply(const std::vector<NicEvent>& events, uint64_t nowNs) {
@@ -139,7 +143,10 @@ void NicWatch::resync(uint64_t nowNs) {
   }
 }
 
-bool NicWatch::usable(const std::string& ifname) {
+bool NicWatch::usable(const std::string& label) {
+  // An address label (eth0:1) names its interface before the colon; link
+  // events name the interface.
+  const std::string ifname = label.substr(0, label.find(':'));
   auto it = nics_.find(ifname);
   if (it == nics_.end()) {
     State st;
@@ -149,8 +156,8 @@ bool NicWatch::usable(const std::string& ifname) {
   return it->second.usable;
 }
 
-uint64_t NicWatch::changedAtNs(const std::string& ifname) const {
-  auto it = nics_.find(ifname);
+uint64_t NicWatch::changedAtNs(const std::string& label) const {
+  auto it = nics_.find(label.substr(0, label.find(':')));
   return it == nics_.end() ? 0 : it->second.changedNs;
 }
 

@@ -7,7 +7,7 @@
 // no carrier (no IFF_RUNNING: cable pulled, the other end of a veth down).
 // The links of one communicator share one NicWatch, read from the thread
 // that progresses them (not thread-safe). Reading costs one non-blocking
-// recv at most every kReadGapNs, or at once when its fd polled readable.
+// recv at most every kReadGapNs (or at once with poll's `force`).
 #pragma once
 
 #include <cstddef>
@@ -51,6 +51,7 @@ class NicWatch {
   uint64_t generation() const { return generation_; }
   // Whether `ifname` is up with carrier, as far as the kernel said since
   // this watch opened (a NIC it never mentioned: asked once, then kept).
+  // An address label (eth0:1) stands for its interface (eth0).
   bool usable(const std::string& ifname);
   // When `ifname` last changed (monotonic ns of the read that saw it; 0:
   // never): reactions are timed from it.
