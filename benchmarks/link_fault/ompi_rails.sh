@@ -10,6 +10,14 @@
 #           cut       like healthy2, but rail1 of both hosts at 100mbit (5 % rail)
 #           down      like healthy2, rail1 of both hosts set down OMPI_DOWN_AT
 #                     (3) seconds into the run (Open MPI hangs: OMPI_TIMEOUT)
+#           loss1     like healthy2, plus rail1 dropping 1 % of packets from the
+#                     start of the run (degrade.sh H 1 loss 1 for each host H of
+#                     OMPI_LOSS_HOSTS, default "0": degrade.sh's loss of host H
+#                     drops in H and, for H's packets, in the other host, so
+#                     one host listed drops each packet 1 % once, like
+#                     tests/netns/rail_fault.sh loss 1 1 for Meridian; with
+#                     "0 1" each packet meets two 1 % drops, ~2 % in all)
+#           loss10    same with 10 % (~19 % per packet with both hosts listed)
 #     SIZE  allreduce buffer (bytes, K/M/G suffixes), default 16M; only this size runs
 #
 # stdout (exactly two lines):
@@ -23,16 +31,17 @@
 #   builds it in PEERS_DIR/build, or copy the sources and build elsewhere), OMPI_ITERS (60), OMPI_WARMUP (5),
 #   OMPI_BUDGET_MS (5000: per-size time budget, caps iterations when the run is
 #   slow, e.g. the cut scenario), OMPI_TIMEOUT (120), OMPI_EXTRA_MCA (extra
-#   mpirun words, e.g. "--mca btl_tcp_links 2"), LOGDIR (a new temp dir).
+#   mpirun words, e.g. "--mca btl_tcp_links 2"), OMPI_LOSS_HOSTS (loss1/loss10:
+#   the hosts whose rail1 gets degrade.sh loss, default "0"), LOGDIR (a new temp dir).
 # Leaves the namespaces up; restores all rails (degrade.sh all restore) on exit.
 set -uo pipefail
 
 SCEN=${1:-}
 SIZE=${2:-16M}
 case "$SCEN" in
-  healthy2|cut|down) IFACES=rail0,rail1 ;;
+  healthy2|cut|down|loss1|loss10) IFACES=rail0,rail1 ;;
   healthy1) IFACES=rail0 ;;
-  *) sed -n '2,25p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,35p' "$0" >&2; exit 2 ;;
 esac
 
 PEERS_DIR=${PEERS_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/peers}
@@ -86,7 +95,8 @@ for R in 0 1; do
   fi
 done
 
-# 2. rails: restore, then 2gbit everywhere, rail1 100mbit for cut
+# 2. rails: restore, then 2gbit everywhere, rail1 100mbit for cut, rail1 lossy
+#    for loss1/loss10 (set before the run starts)
 "$DEG" all restore >&2 || exit 3
 for H in 0 1; do
   for R in 0 1; do
@@ -95,6 +105,11 @@ for H in 0 1; do
     "$DEG" "$H" "$R" rate "$rate" >&2 || { echo "ompi_rails: degrade $H $R failed" >&2; exit 3; }
   done
 done
+if [[ $SCEN == loss* ]]; then
+  for H in ${OMPI_LOSS_HOSTS:-0}; do
+    "$DEG" "$H" 1 loss "${SCEN#loss}" >&2 || { echo "ompi_rails: degrade $H 1 loss failed" >&2; exit 3; }
+  done
+fi
 
 rx() { ip netns exec "${P}1" cat "/sys/class/net/rail$1/statistics/rx_bytes"; }
 
