@@ -399,6 +399,17 @@ void Link::fillEstimates(uint64_t now) {
       const double silenceUs = static_cast<double>(now - p.lastAckNs) / 1e3;
       e.bytesPerUs = std::min(e.bytesPerUs, kSilenceChunks * kChunkBytes / silenceUs);
     }
+    // Nor does silence alone: a path cut to a twentieth still acks a
+    // chunk now and then, each ack lifting the bound above, while its
+    // capacity keeps the fast samples of before for up to the window. The
+    // goodput sample being gathered says it sooner: the path has held data
+    // since rateStartNs and delivered rateBytes; it is credited with at
+    // most that and kSilenceChunks chunks more over the span. (A healthy
+    // path delivers about its rate over any span: no change.)
+    if (p.waiting > 0 && now > p.rateStartNs && e.bytesPerUs > 0) {
+      const double spanUs = static_cast<double>(now - p.rateStartNs) / 1e3;
+      e.bytesPerUs = std::min(e.bytesPerUs, (static_cast<double>(p.rateBytes) + kSilenceChunks * kChunkBytes) / spanUs);
+    }
     e.rttUs = p.health.netRttEwmaUs() > 0 ? p.health.netRttEwmaUs() : p.health.rttEwmaUs();
     // Everything written and not acknowledged is ahead of a new chunk on
     // the wire, including chunks also handed to another path since.
