@@ -288,7 +288,6 @@ class Link : public transport::Connection {
   // for a while; an ack that went only on a path stuck in TCP back-off
   // would hold the sender (and whoever waits on it) until it clears.
   void ackOnEveryPath(uint64_t now);
-  bool ackEverywhere_ = false;  // completeRecvs() completed such a message
   // Relaying (link_relay.cc).
   void judgeCut(uint64_t now);
   void pumpRelay(uint64_t now, bool* moved);
@@ -338,6 +337,7 @@ class Link : public transport::Connection {
   }
   transport::ProbeSample probe_{};
   uint64_t nicGeneration_ = 0;  // of opt_.nics when last checked
+  bool ackEverywhere_ = false;  // completeRecvs() completed a message above kEagerBytes
   size_t stripe_ = 0;  // MRD_REROUTE=0: the next path
   Status lastFailure_;  // why the last path died
   // How long closing a link waits for the peer to acknowledge what it sent.

@@ -262,6 +262,12 @@ batch_ready() {
     batch_fds[i]=$fd
   done
 }
+# The fault itself: every process ready, the stamp, then their commands.
+batch_fire() {
+  batch_ready
+  stamp=$(now_us)
+  batch_go
+}
 # Hands every process its commands, then waits for each; exits 1 with the
 # commands, output and input of those that failed.
 batch_go() {
@@ -553,9 +559,7 @@ case $action in
       batch_add "$cmds" tc -n "${namespaces[h]}" -batch -
     done
     batch_add "$root_cmds" "${root_cmd[@]}" tc -batch -
-    batch_ready
-    stamp=$(now_us)
-    batch_go
+    batch_fire
     done_at=$(now_us)
     effect=$(mon_effect '^\[([^]]+)\] qdisc tbf [^ ]+ dev ([^ ]+) root( |$)' "${expected[@]}")
     say "rate $what $rate (tbf burst ${burst}b latency 50ms, both directions)"
@@ -604,9 +608,7 @@ case $action in
       fi
       batch_add "$script" ip netns exec "$ns" nft -f -
     done
-    batch_ready
-    stamp=$(now_us)
-    batch_go
+    batch_fire
     done_at=$(now_us)
     # (Tidying only: an empty table drops nothing.)
     if ((pct == 0)); then
@@ -619,9 +621,7 @@ case $action in
     (($# == 0)) || die "usage: $action RAIL"
     mon_start ip link
     links_prepare "$action"
-    batch_ready
-    stamp=$(now_us)
-    batch_go
+    batch_fire
     [[ $action == up ]] && check_addrs
     done_at=$(now_us)
     # Each listed host's veths, as they reach the state (up: once they
@@ -705,9 +705,7 @@ case $action in
       [[ -n ${scripts[i]} ]] || continue
       batch_add "${scripts[i]}" ip netns exec "${namespaces[hosts[i]]}" nft -f -
     done
-    batch_ready
-    stamp=$(now_us)
-    batch_go
+    batch_fire
     done_at=$(now_us)
     if [[ $action == cut ]]; then
       say "cut $what (all IPv4 between them dropped by the receiver, on all $rails rails, both ways)"

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/mono_clock.h"
@@ -124,6 +125,17 @@ const PathStats* relayLane(const std::vector<PathStats>& stats) {
   return nullptr;
 }
 
+// Rank 0's relay lane to rank 1 after a relayed message: the relay it used
+// last, and chunks that timed out at a relay and went again.
+void expectRelayed(Mesh& t, const std::string& via, const char* noResends) {
+  std::vector<PathStats> sent;
+  t.at(0, 1)->stats(&sent);
+  const PathStats* lane = relayLane(sent);
+  ASSERT_NE(lane, nullptr);
+  EXPECT_EQ(lane->remoteNic, via);
+  EXPECT_GT(lane->resends, 0u) << noResends;
+}
+
 TEST(LinkRelay, ACutLinkSendsThroughAThirdRankAndTheMessagesArriveWhole) {
   Mesh t(3, true);
   // Several messages: large ones (acked chunk by chunk), a small eager one,
@@ -181,12 +193,7 @@ TEST(LinkRelay, ChunksStuckAtARelayAreSentAgainThroughAnother) {
   Status st = t.driveCut({&s, &r});
   ASSERT_TRUE(st.isOk()) << st.message();
   EXPECT_EQ(in, out);
-  std::vector<PathStats> sent;
-  t.at(0, 1)->stats(&sent);
-  const PathStats* lane = relayLane(sent);
-  ASSERT_NE(lane, nullptr);
-  EXPECT_EQ(lane->remoteNic, "via rank 3");
-  EXPECT_GT(lane->resends, 0u) << "no chunk was handed to the stuck relay: the test proves nothing";
+  expectRelayed(t, "via rank 3", "no chunk was handed to the stuck relay: the test proves nothing");
 }
 
 // The only relay stops for a while (its rank busy elsewhere for 300 ms, six
@@ -210,12 +217,7 @@ TEST(LinkRelay, ALoneRelayThatStallsDeliversOnceItReadsAgain) {
   ASSERT_TRUE(st.isOk()) << st.message();
   EXPECT_EQ(in, out);
   EXPECT_LT(std::chrono::steady_clock::now() - back, std::chrono::milliseconds(800));
-  std::vector<PathStats> sent;
-  t.at(0, 1)->stats(&sent);
-  const PathStats* lane = relayLane(sent);
-  ASSERT_NE(lane, nullptr);
-  EXPECT_EQ(lane->remoteNic, "via rank 2");
-  EXPECT_GT(lane->resends, 0u) << "nothing timed out at the stalled relay";
+  expectRelayed(t, "via rank 2", "nothing timed out at the stalled relay");
 }
 
 // The relay's rank closes its communicator right after rank 0 handed it
