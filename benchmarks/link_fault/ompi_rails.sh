@@ -18,6 +18,21 @@
 #                     tests/netns/rail_fault.sh loss 1 1 for Meridian; with
 #                     "0 1" each packet meets two 1 % drops, ~2 % in all)
 #           loss10    same with 10 % (~19 % per packet with both hosts listed)
+#           flap      like healthy2, rail1 of both hosts down for OMPI_FLAP_MS
+#                     (200) ms, up for as long, ... for OMPI_FLAP_S (10) s, as
+#                     tests/netns/rail_fault.sh flap 1 200 10 does for Meridian;
+#                     starts OMPI_FLAP_AT (0) s after phost1 has received 1 MB
+#                     on rail1 (the run's connections made, its first
+#                     operation under way), so the warm-up and the timed loop
+#                     run in it (unless a stall outlasts it); stopped, rail
+#                     up, when mpirun ends before it; stderr says how much
+#                     phost1 received on the rails while it lasted (GB/s)
+#           onehost   like healthy2, but both rails of host 1 at 300mbit and
+#                     dropping 1 % of packets (degrade.sh 1 R rate 300mbit and
+#                     degrade.sh 1 R loss 1, R = 0, 1) from the start of the
+#                     run: each packet, either way, meets one 1 % drop, like
+#                     rail_fault.sh --hosts 1 rate all 300mbit and
+#                     rail_fault.sh --hosts 1 loss all 1 for Meridian
 #     SIZE  allreduce buffer (bytes, K/M/G suffixes), default 16M; only this size runs
 #
 # stdout (exactly two lines):
@@ -32,16 +47,17 @@
 #   OMPI_BUDGET_MS (5000: per-size time budget, caps iterations when the run is
 #   slow, e.g. the cut scenario), OMPI_TIMEOUT (120), OMPI_EXTRA_MCA (extra
 #   mpirun words, e.g. "--mca btl_tcp_links 2"), OMPI_LOSS_HOSTS (loss1/loss10:
-#   the hosts whose rail1 gets degrade.sh loss, default "0"), LOGDIR (a new temp dir).
+#   the hosts whose rail1 gets degrade.sh loss, default "0"), OMPI_FLAP_MS,
+#   OMPI_FLAP_S, OMPI_FLAP_AT (flap, above), LOGDIR (a new temp dir).
 # Leaves the namespaces up; restores all rails (degrade.sh all restore) on exit.
 set -uo pipefail
 
 SCEN=${1:-}
 SIZE=${2:-16M}
 case "$SCEN" in
-  healthy2|cut|down|loss1|loss10) IFACES=rail0,rail1 ;;
+  healthy2|cut|down|loss1|loss10|flap|onehost) IFACES=rail0,rail1 ;;
   healthy1) IFACES=rail0 ;;
-  *) sed -n '2,35p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,52p' "$0" >&2; exit 2 ;;
 esac
 
 PEERS_DIR=${PEERS_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/peers}
@@ -63,8 +79,10 @@ ts=$(date +%Y%m%d-%H%M%S)
 log=$LOGDIR/$SCEN.$SIZE.$ts.txt
 hf=$(mktemp /tmp/ompi_rails.hosts.XXXXXX)
 
+flapper=""
 cleanup() {
   rm -f "$hf"
+  [[ -n $flapper ]] && kill "$flapper" 2>/dev/null
   "$DEG" all restore >/dev/null 2>&1 || echo "ompi_rails: WARNING: degrade.sh all restore failed" >&2
 }
 trap cleanup EXIT
@@ -96,18 +114,25 @@ for R in 0 1; do
 done
 
 # 2. rails: restore, then 2gbit everywhere, rail1 100mbit for cut, rail1 lossy
-#    for loss1/loss10 (set before the run starts)
+#    for loss1/loss10, host 1's rails at 300mbit and lossy for onehost (set
+#    before the run starts)
 "$DEG" all restore >&2 || exit 3
 for H in 0 1; do
   for R in 0 1; do
     rate=2gbit
     [[ $SCEN == cut && $R == 1 ]] && rate=100mbit
+    [[ $SCEN == onehost && $H == 1 ]] && rate=300mbit
     "$DEG" "$H" "$R" rate "$rate" >&2 || { echo "ompi_rails: degrade $H $R failed" >&2; exit 3; }
   done
 done
 if [[ $SCEN == loss* ]]; then
   for H in ${OMPI_LOSS_HOSTS:-0}; do
     "$DEG" "$H" 1 loss "${SCEN#loss}" >&2 || { echo "ompi_rails: degrade $H 1 loss failed" >&2; exit 3; }
+  done
+fi
+if [[ $SCEN == onehost ]]; then
+  for R in 0 1; do
+    "$DEG" 1 "$R" loss 1 >&2 || { echo "ompi_rails: degrade 1 $R loss failed" >&2; exit 3; }
   done
 fi
 
@@ -130,9 +155,48 @@ if [[ $SCEN == down ]]; then
   # rail 1 of both hosts goes down OMPI_DOWN_AT seconds into the run
   ( sleep "${OMPI_DOWN_AT:-3}"; "$DEG" 0 1 down; "$DEG" 1 1 down; echo "ompi_rails: rail 1 down at $(date +%s.%N)" ) >&2 &
 fi
+rail1() { ip -n "${P}0" link set rail1 "$1"; ip -n "${P}1" link set rail1 "$1"; }
+if [[ $SCEN == flap ]]; then
+  # rail 1 of both hosts down / up every OMPI_FLAP_MS for OMPI_FLAP_S, once
+  # phost1 has received 1 MB more on rail1 (plus OMPI_FLAP_AT seconds)
+  (
+    fms=${OMPI_FLAP_MS:-200}
+    nap=$(printf '%d.%03d' $((fms / 1000)) $((fms % 1000)))
+    until (($(rx 1) - r1a >= 1000000)); do sleep 0.01; done
+    sleep "${OMPI_FLAP_AT:-0}"
+    fs=$(date +%s.%N)
+    end=$((${fs%.*} * 1000 + 10#${fs:${#fs}-9:3} + ${OMPI_FLAP_S:-10} * 1000))
+    fb=$(($(rx 0) + $(rx 1)))
+    echo "ompi_rails: flap rail 1 period ${fms}ms for ${OMPI_FLAP_S:-10}s from $fs (+$(awk -v a="$t0" -v b="$fs" 'BEGIN{printf "%.2f", b-a}')s)"
+    n=0
+    # what phost1 received on the rails while rail 1 flapped (the timed loop
+    # may start or end outside the flap, e.g. after a stall in the warm-up)
+    flap_end() {
+      local fe b
+      fe=$(date +%s.%N)
+      b=$(($(rx 0) + $(rx 1) - fb))
+      awk -v a="$t0" -v s="$fs" -v e="$fe" -v b="$b" -v n="$n" -v w="$1" 'BEGIN {
+        printf "ompi_rails: flap %s at +%.2fs: %d cycles; phost1 received %.1f MB on the rails in its %.2f s (%.3f GB/s)\n",
+          w, e - a, n, b / 1e6, e - s, b / 1e9 / (e - s) }'
+    }
+    trap 'flap_end "stopped (mpirun ended)"; exit 0' TERM
+    while (($(date +%s%3N) < end)); do
+      rail1 down; sleep "$nap"; rail1 up; n=$((n + 1))
+      (($(date +%s%3N) < end)) && sleep "$nap"
+    done
+    flap_end "done, rail 1 up,"
+  ) >&2 &
+  flapper=$!
+fi
 "${cmd[@]}" >"$log" 2>"$log.err"
 rc=$?
 t1=$(date +%s.%N)
+if [[ -n $flapper ]]; then
+  kill "$flapper" 2>/dev/null && echo "ompi_rails: mpirun ended before the flap did: stopping it, rail 1 up" >&2
+  wait "$flapper" 2>/dev/null
+  flapper=""
+  rail1 up
+fi
 r0b=$(rx 0); r1b=$(rx 1)
 echo "ompi_rails: rc=$rc wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')s log=$log" >&2
 
