@@ -7,7 +7,9 @@
 // the library took to react to each step the command reports. With
 // --expect-relay the run fails unless rank 0 relayed chunks through a rank
 // on a third host (its relay lane, rail -1 in mrdCommGetLinkStats): for a
-// fault that cuts every path between two hosts (rail_fault.sh cut). With
+// fault that cuts every path between two hosts (rail_fault.sh cut);
+// --expect-relay=PCT: at least PCT% of its bytes to other hosts (a fault
+// that slows every path between them, rail_fault.sh slow). With
 // --shift-log, every rank writes a probe log (MRD_PROBE_LOG) and rank 0
 // reads its own back to time the traffic shift: when the faulted rail
 // stopped being handed bytes (shift_report.h).
@@ -53,6 +55,7 @@ struct Args {
   int timeout_s = 60;
   double max_op_ms = 0;  // > 0: an operation slower than this fails the run
   bool expect_relay = false;  // fail the run unless rank 0 relayed bytes to a peer
+  double expect_relay_pct = 0;  // and at least this share of its bytes to other hosts
   std::string shift_log;      // probe log prefix: PREFIX.<rank>
 };
 
@@ -70,8 +73,9 @@ void Usage(const char* prog) {
       "  -k 0|1        check every result (default 1)\n"
       "  -T SECONDS    end the process when one operation takes longer (default 60; 0: never)\n"
       "  --max-op-ms MS  fail the run (exit 1) if an operation took longer on rank 0\n"
-      "  --expect-relay  fail the run (exit 1) unless rank 0 sent bytes to a peer through\n"
-      "                a rank on a third host (a link's relay lane, stats entry rail -1)\n"
+      "  --expect-relay[=PCT]  fail the run (exit 1) unless rank 0 sent bytes to a peer\n"
+      "                through a rank on a third host (a link's relay lane, stats entry\n"
+      "                rail -1); with PCT, at least PCT%% of its bytes to other hosts\n"
       "  --shift-log PREFIX  every rank writes its probe log to PREFIX.<rank> (MRD_PROBE_LOG,\n"
       "                sampled every 200 us unless MRD_PROBE_LOG_INTERVAL_US is set; the\n"
       "                files are appended to); rank 0 reads its own back and says, per\n"
@@ -84,7 +88,7 @@ int ParseArgs(int argc, char** argv, Args* a) {
   static const option kLong[] = {{"fault", required_argument, nullptr, 'F'},
                                  {"fault-at", required_argument, nullptr, 'A'},
                                  {"max-op-ms", required_argument, nullptr, 'M'},
-                                 {"expect-relay", no_argument, nullptr, 'R'},
+                                 {"expect-relay", optional_argument, nullptr, 'R'},
                                  {"shift-log", required_argument, nullptr, 'S'},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
@@ -166,6 +170,13 @@ int ParseArgs(int argc, char** argv, Args* a) {
         break;
       case 'R':
         a->expect_relay = true;
+        if (optarg != nullptr) {
+          a->expect_relay_pct = std::strtod(optarg, &end);
+          if (*end != '\0' || !(a->expect_relay_pct > 0 && a->expect_relay_pct <= 100)) {
+            std::fprintf(stderr, "link_fault_perf: --expect-relay=%s: want a percentage in (0, 100]\n", optarg);
+            return 2;
+          }
+        }
         break;
       case 'S':
         a->shift_log = optarg;
@@ -390,7 +401,8 @@ int main(int argc, char** argv) {
       // as of the end, whatever the report interval.
       std::map<int, uint64_t> relayed;
       std::string error;
-      if (!report.RelayedBytes(&relayed, &error)) {
+      uint64_t sent = 0;
+      if (!report.RelayedBytes(&relayed, &sent, &error)) {
         std::printf("# --expect-relay: %s\n", error.c_str());
         relay_missing = true;
       } else {
@@ -400,9 +412,15 @@ int main(int argc, char** argv) {
                       static_cast<unsigned long long>(bytes));
           all += bytes;
         }
+        const double pct = sent > 0 ? 100.0 * static_cast<double>(all) / static_cast<double>(sent) : 0;
+        std::printf("# relayed: %.1f%% of rank 0's bytes to other hosts\n", pct);
         if (all == 0) {
           std::printf("# expected chunks relayed through another host (stats entry rail -1), none were%s\n",
                       relayed.empty() ? " (no link lists a relay lane)" : "");
+          relay_missing = true;
+        } else if (pct < args.expect_relay_pct) {
+          std::printf("# expected at least %.1f%% of rank 0's bytes relayed through another host\n",
+                      args.expect_relay_pct);
           relay_missing = true;
         }
       }

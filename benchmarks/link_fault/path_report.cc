@@ -50,14 +50,16 @@ bool PathReport::LinkStats(int peer, std::vector<mrdPathStats_t>* stats, std::st
   return true;
 }
 
-bool PathReport::RelayedBytes(std::map<int, uint64_t>* per_peer, std::string* error) {
+bool PathReport::RelayedBytes(std::map<int, uint64_t>* per_peer, uint64_t* all, std::string* error) {
   per_peer->clear();
+  *all = 0;
   std::vector<mrdPathStats_t> stats;
   for (int peer = 0; peer < nranks_; ++peer) {
     if (peer == rank_) continue;
     if (!LinkStats(peer, &stats, error)) return false;
     for (const mrdPathStats_t& p : stats) {
       if (p.rail == kRelayRail) (*per_peer)[peer] += p.bytesSent;
+      *all += p.bytesSent;
     }
   }
   return true;

@@ -73,9 +73,10 @@ class PathReport {
   RailBytes rail_resends() const;
   // Bytes relayed to each peer through other ranks (its relay lane's
   // bytesSent, all channels), read now; peers whose links list no relay
-  // lane are absent. Returns false (and a message in *error) if the
-  // library call fails.
-  bool RelayedBytes(std::map<int, uint64_t>* per_peer, std::string* error);
+  // lane are absent. *all: every lane's bytes to every peer (paths and
+  // relay lanes). Returns false (and a message in *error) if the library
+  // call fails.
+  bool RelayedBytes(std::map<int, uint64_t>* per_peer, uint64_t* all, std::string* error);
 
   // For each fault event, the first state change after it that goes the
   // same way (worse after a fault, better after a repair), as report lines

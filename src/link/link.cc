@@ -473,7 +473,8 @@ void Link::takeChunk(uint64_t seq, bool again) {
 }
 
 bool Link::nextChunkFor(size_t p, uint64_t now, Frame* f, const char** payload) {
-  // A cut link's chunks go through relays (pumpRelay), while one can take them.
+  // A cut link's chunks go through relays (pumpRelay), while one can take
+  // them; a slow one's, those pickLane gives the relay lane.
   if (relaying_ && relayUsable_) return false;
   // Which chunk is next: one to send again, else the first not yet sent.
   uint64_t seq = 0;
@@ -493,7 +494,7 @@ bool Link::nextChunkFor(size_t p, uint64_t now, Frame* f, const char** payload) 
     // hedgeFrom judged this path the faster way to deliver it.
   } else if (opt_.reroute) {
     fillEstimates(now);
-    if (pickPath(est_, len, opt_.fallbackBytesPerUs) != static_cast<int>(p)) return false;
+    if (pickLane(len, now) != static_cast<int>(p)) return false;
   } else {
     // Static striping: chunks take turns over the paths, whatever their state.
     if (stripe_ % paths_.size() != p) return false;
@@ -1104,6 +1105,7 @@ Status Link::progress(bool* moved) {
   completeRecvs();
   if (ackEverywhere_) ackOnEveryPath(now);
   judgeCut(now);
+  judgeSlow(now);
   pumpRelay(now, moved);
   for (size_t p = 0; p < paths_.size(); ++p) MRD_TRY(progressSend(p, now, moved));
   completeSends();
@@ -1265,6 +1267,7 @@ std::string Link::describeState() const {
   }
   if (!staged_.empty()) s += "; " + std::to_string(staged_.size()) + " chunk(s) of unposted receives read aside";
   if (relaying_) s += "; cut, relaying" + std::string(relayUsable_ ? "" : " (no relay available)");
+  if (assisting_) s += "; slow, relaying beside the paths" + std::string(relayUsable_ ? "" : " (no relay available)");
   if (!relayInflight_.empty()) s += "; " + std::to_string(relayInflight_.size()) + " relayed chunk(s) unacked";
   if (!relayOut_.empty()) s += "; " + std::to_string(relayOut_.size()) + " frame(s) of other ranks to pass on";
   if (relayPassedBytes_ > 0 || relayDropped_ > 0) {
@@ -1298,8 +1301,9 @@ void Link::stats(std::vector<PathStats>* out) const {
   r.rail = -1;
   r.localNic = "relay";
   r.remoteNic = lastRelayVia_ >= 0 ? "via rank " + std::to_string(lastRelayVia_) : "";
-  r.state = relaying_ ? probe::PathState::kHealthy : probe::PathState::kDown;
+  r.state = relaying_ || assisting_ ? probe::PathState::kHealthy : probe::PathState::kDown;
   r.rttP50Us = r.rttP99Us = relayRttUs_;
+  r.goodputBps = relayBytesPerUs_ * 1e6;
   r.bytesSent = relayBytesSent_;
   r.chunksSent = relayChunks_;
   r.resends = relayResends_;

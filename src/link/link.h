@@ -18,7 +18,10 @@
 // acknowledged by the peer's kernel) for kCutFactor x MRD_PROBE_DOWN_US
 // while the link owes data, the link is cut: its chunks go through a rank
 // on a third host instead (relay_router.h, link_relay.cc) until a path
-// shows life again.
+// shows life again. When every path is alive but slow (together below
+// MRD_PROBE_RELAY_SLOW_PCT of what the link carried lately, the network
+// and not the peer holding the data), the relay lane opens beside them
+// and each chunk takes the lane that delivers it soonest.
 //
 // MRD_REROUTE=0 turns all of that into static striping: chunk i goes to
 // path i mod n whatever its state, nothing is re-sent (the baseline the
@@ -125,6 +128,11 @@ class Link : public transport::Connection {
   void setRouter(RelayRouter* router);
   // Every path is cut: this link's chunks go through relays.
   bool cut() const { return relaying_; }
+  // Every path is slow: the relay lane carries chunks beside them.
+  bool assisted() const { return assisting_; }
+  // What the live paths carried at best lately (sum of their capacities),
+  // bytes per us; 0: not measured.
+  double capacityBytesPerUs() const;
   // Bytes of other ranks' frames waiting here to be passed on.
   size_t relayQueuedBytes() const { return relayOutBytes_; }
   // Relaying still to finish: frames to pass on, or chunks of ours sent
@@ -290,6 +298,18 @@ class Link : public transport::Connection {
   void ackOnEveryPath(uint64_t now);
   // Relaying (link_relay.cc).
   void judgeCut(uint64_t now);
+  // Opens or closes the relay lane beside slow paths (assisting_).
+  void judgeSlow(uint64_t now);
+  // The relay lane's state changed (relaying_ / assisting_ set already):
+  // a transition in the stats and the probe log.
+  void markRelay(bool wasOpen, const std::string& why, uint64_t now);
+  // The path (or, assisting, paths_.size(): the relay lane) a chunk of
+  // `bytes` goes to next; -1: it waits. fillEstimates() first.
+  int pickLane(size_t bytes, uint64_t now);
+  PathEstimate relayLaneEstimate(uint64_t now) const;
+  // The peer's kernel holds much of the path's data the peer has not
+  // acknowledged: the peer, not the network, is what it waits for.
+  bool peerHolds(const Path& path) const;
   void pumpRelay(uint64_t now, bool* moved);
   bool takeRelayFrame(size_t p);             // onto the path's current frame, if one waits
   Status finishRelayFrame(size_t p);         // one read from path p: deliver or pass on
@@ -389,6 +409,17 @@ class Link : public transport::Connection {
   RelayRouter* router_ = nullptr;
   bool relayJoined_ = false;   // had a router: relayed frames while closing are dropped, not errors
   bool relaying_ = false;      // cut: chunks go through relays
+  bool assisting_ = false;     // slow: the relay lane beside the paths
+  uint64_t slowSinceNs_ = 0;   // since when every path has been slow (0: they are not)
+  uint64_t lastSlowCheckNs_ = 0;
+  double peakBytesPerUs_ = 0;  // the paths' best summed capacity lately
+  uint64_t peakAtNs_ = 0;      // when it was last seen (or nearly)
+  std::vector<PathEstimate> lanes_;  // est_ and the relay lane (pickLane)
+  // The relay lane's goodput (assisting): a sample spans kRateSampleBytes
+  // of relay acks from the first chunk of a busy stretch.
+  double relayBytesPerUs_ = 0;
+  uint64_t relayRateStartNs_ = 0, relayRateBytes_ = 0, relayLastAckNs_ = 0;
+  double relayBaseRttUs_ = 0;  // the smallest relayed chunk's round trip since the lane opened
   bool relayUsable_ = false;   // and some relay can take them (else the paths, cut or not)
   uint64_t relaySinceNs_ = 0;
   uint64_t owedSinceNs_ = 0;   // since when a send waits for acks (0: none)
@@ -415,6 +446,11 @@ class Link : public transport::Connection {
   // trip) without its ack, and that relay is avoided for kRelayAvoidNs.
   static constexpr uint64_t kRelayTimeoutFloorNs = 50'000'000;
   static constexpr uint64_t kRelayAvoidNs = 1'000'000'000;
+  // The best the paths carried counts as "lately" for this long (while
+  // they run near it, it stays; while the relay lane is open, it stays).
+  static constexpr uint64_t kSlowPeakNs = 10'000'000'000;
+  // Slow paths are judged at most this often.
+  static constexpr uint64_t kSlowCheckNs = 1'000'000;
 };
 
 // Before a communicator's links close (one by one, their routers

@@ -196,11 +196,30 @@ void Link::onRelayAck(uint64_t seq, uint64_t chunk, uint64_t now) {
     if (it->seq != seq || it->chunk != chunk) continue;
     const double us = static_cast<double>(now - it->sentNs) / 1e3;
     relayRttUs_ = relayRttUs_ == 0 ? us : 0.75 * relayRttUs_ + 0.25 * us;
+    relayBaseRttUs_ = relayBaseRttUs_ == 0 ? us : std::min(relayBaseRttUs_, us);
+    relayLastAckNs_ = now;
+    relayRateBytes_ += it->len;
+    if (relayRateBytes_ >= kRateSampleBytes && now > relayRateStartNs_) {
+      const double sample = static_cast<double>(relayRateBytes_) / (static_cast<double>(now - relayRateStartNs_) / 1e3);
+      relayBytesPerUs_ = relayBytesPerUs_ == 0 ? sample : 0.5 * relayBytesPerUs_ + 0.5 * sample;
+      relayRateBytes_ = 0;
+      relayRateStartNs_ = now;
+    }
     relayInflightBytes_ -= it->len;
     relayInflight_.erase(it);
     break;
   }
   completeSends();
+}
+
+void Link::markRelay(bool wasOpen, const std::string& why, uint64_t now) {
+  const bool open = relaying_ || assisting_;
+  probe::Transition t{now, wasOpen ? probe::PathState::kHealthy : probe::PathState::kDown,
+                      open ? probe::PathState::kHealthy : probe::PathState::kDown, why};
+  relayTransitions_.push_back(t);
+  if (relayTransitions_.size() > 64) relayTransitions_.erase(relayTransitions_.begin());
+  MRD_LOG_INFO(kNet, "rank {} peer {} channel {}: {}", self_, peer_, channel_, why);
+  if (opt_.log != nullptr) opt_.log->transition(now, self_, peer_, -1, t);
 }
 
 void Link::judgeCut(uint64_t now) {
@@ -211,15 +230,6 @@ void Link::judgeCut(uint64_t now) {
   for (const Path& p : paths_) {
     if (!p.dead) evidence = std::max({evidence, p.lastRxNs, p.netAliveNs});
   }
-  auto mark = [&](bool on, const std::string& why) {
-    relaying_ = on;
-    probe::Transition t{now, on ? probe::PathState::kDown : probe::PathState::kHealthy,
-                        on ? probe::PathState::kHealthy : probe::PathState::kDown, why};
-    relayTransitions_.push_back(t);
-    if (relayTransitions_.size() > 64) relayTransitions_.erase(relayTransitions_.begin());
-    MRD_LOG_INFO(kNet, "rank {} peer {} channel {}: {}", self_, peer_, channel_, why);
-    if (opt_.log != nullptr) opt_.log->transition(now, self_, peer_, -1, t);
-  };
   if (relaying_) {
     // Ends once a path both shows life and has its probes back (down ->
     // degraded): one packet through is not enough, as a path still in
@@ -230,7 +240,10 @@ void Link::judgeCut(uint64_t now) {
       back = back || (!p.dead && p.health.state() != probe::PathState::kDown &&
                       std::max(p.lastRxNs, p.netAliveNs) > relaySinceNs_);
     }
-    if (back) mark(false, "a path is back: relaying ends");
+    if (back) {
+      relaying_ = false;
+      markRelay(true, "a path is back: relaying ends", now);
+    }
     return;
   }
   bool owed = false;
@@ -243,7 +256,10 @@ void Link::judgeCut(uint64_t now) {
   const uint64_t quietNs = now - std::max(evidence, owedSinceNs_);
   if (quietNs < kCutFactor * opt_.probe.downUs * 1000) return;
   relaySinceNs_ = now;
-  mark(true, "no path shows life for " + std::to_string(quietNs / 1000000) + " ms: link cut, relaying");
+  const bool wasOpen = assisting_;
+  relaying_ = true;
+  assisting_ = false;  // (the cut takes every chunk; slowness is judged again after it)
+  markRelay(wasOpen, "no path shows life for " + std::to_string(quietNs / 1000000) + " ms: link cut, relaying", now);
   // Every path is down (they come back as probes get through); what they
   // hold goes through relays too (their acks, should they come, still
   // count) once pumpRelay finds one usable.
@@ -251,6 +267,109 @@ void Link::judgeCut(uint64_t now) {
   for (Path& p : paths_) {
     if (!p.dead && p.health.state() != probe::PathState::kDown) p.health.onError(now, "link cut");
   }
+}
+
+double Link::capacityBytesPerUs() const {
+  double sum = 0;
+  for (const Path& p : paths_) {
+    if (!p.dead && p.health.state() != probe::PathState::kDown) sum += p.health.capacityBps() / 1e6;
+  }
+  return sum;
+}
+
+bool Link::peerHolds(const Path& path) const {
+  // Half the path's queue beyond the oldest frame not acknowledged: the
+  // peer's kernel gathers what its process does not read. (Over a slow
+  // network the peer reads each frame as it comes.)
+  return !path.inflight.empty() &&
+         path.inflight.front().wireEnd + opt_.pathCapBytes / 2 <= deliveredBytes(path);
+}
+
+void Link::judgeSlow(uint64_t now) {
+  if (!opt_.reroute || router_ == nullptr || opt_.probe.relaySlowPct <= 0 || relaying_) return;
+  if (now - lastSlowCheckNs_ < kSlowCheckNs) return;
+  lastSlowCheckNs_ = now;
+  fillEstimates(now);
+  // What the paths carry now (their capacity, bounded by silence and by
+  // the sample under way; judged down or not: a slow path under load
+  // often is, and still carries its share), and at best lately.
+  double direct = 0;
+  bool peerBound = false;
+  for (size_t i = 0; i < paths_.size(); ++i) {
+    if (paths_[i].dead || paths_[i].nicDown) continue;
+    direct += std::max(est_[i].bytesPerUs, 0.0);
+    // A peer that reads slowly (busy, descheduled) slows every path as
+    // much; a third host would not help it.
+    peerBound = peerBound || peerHolds(paths_[i]);
+  }
+  const double capacity = capacityBytesPerUs();
+  if (!assisting_ && capacity > 0) {
+    if (capacity >= peakBytesPerUs_ || now - peakAtNs_ > kSlowPeakNs) {
+      peakBytesPerUs_ = capacity;
+      peakAtNs_ = now;
+    } else if (capacity >= peakBytesPerUs_ / 2) {
+      peakAtNs_ = now;  // still near its best: the best still counts
+    }
+  }
+  bool owed = false;
+  for (const OutMsg& m : out_) owed = owed || m.ackedCount < m.chunk.size();
+  if (!owed || direct <= 0) {
+    if (!assisting_) slowSinceNs_ = 0;
+    return;
+  }
+  // Against the best of this link lately and of the links to the ranks
+  // that could relay (their first hop).
+  const double reference = std::max(peakBytesPerUs_, router_->bestHopBytesPerUs(peer_));
+  const double slowBelow = reference * opt_.probe.relaySlowPct / 100.0;
+  if (assisting_) {
+    // Back above twice the threshold: the paths carry it alone again.
+    if (direct >= 2 * slowBelow) {
+      assisting_ = false;
+      slowSinceNs_ = 0;
+      markRelay(true, "paths carry " + std::to_string(static_cast<int>(direct)) + " MB/s again: relaying beside them ends", now);
+    }
+    return;
+  }
+  if (direct >= slowBelow || peerBound) {
+    slowSinceNs_ = 0;
+    return;
+  }
+  if (slowSinceNs_ == 0) slowSinceNs_ = now;
+  if (now - slowSinceNs_ < kCutFactor * opt_.probe.downUs * 1000) return;
+  assisting_ = true;
+  relayBytesPerUs_ = 0;  // measured afresh
+  relayBaseRttUs_ = 0;
+  markRelay(false, "every path slow (" + std::to_string(static_cast<int>(direct)) + " of " +
+                       std::to_string(static_cast<int>(reference)) + " MB/s): relaying beside them", now);
+}
+
+PathEstimate Link::relayLaneEstimate(uint64_t now) const {
+  PathEstimate e;
+  e.usable = relayUsable_;
+  e.bytesPerUs = relayBytesPerUs_;
+  // Silence bounds it as it bounds a path (a relay busy elsewhere).
+  const uint64_t since = std::max(relayLastAckNs_, relayRateStartNs_);
+  if (!relayInflight_.empty() && e.bytesPerUs > 0 && now > since) {
+    e.bytesPerUs = std::min(e.bytesPerUs, kSilenceChunks * kChunkBytes / (static_cast<double>(now - since) / 1e3));
+  }
+  // Two hops: twice the best path's round trip until measured.
+  double rtt = relayBaseRttUs_;
+  if (rtt <= 0) {
+    for (const PathEstimate& p : est_) {
+      if (p.usable && p.rttUs > 0) rtt = rtt <= 0 ? 2 * p.rttUs : std::min(rtt, 2 * p.rttUs);
+    }
+  }
+  e.rttUs = rtt;
+  e.queuedBytes = relayInflightBytes_;
+  e.capBytes = kRelayWindowBytes;
+  return e;
+}
+
+int Link::pickLane(size_t bytes, uint64_t now) {
+  if (!(assisting_ && relayUsable_)) return pickPath(est_, bytes, opt_.fallbackBytesPerUs);
+  lanes_.assign(est_.begin(), est_.end());
+  lanes_.push_back(relayLaneEstimate(now));
+  return pickPath(lanes_, bytes, opt_.fallbackBytesPerUs);
 }
 
 void Link::pumpRelay(uint64_t now, bool* moved) {
@@ -278,7 +397,7 @@ void Link::pumpRelay(uint64_t now, bool* moved) {
       return a.seq != b.seq ? a.seq < b.seq : a.chunk < b.chunk;
     });
   }
-  if (!relaying_ || router_ == nullptr) {
+  if (!(relaying_ || assisting_) || router_ == nullptr) {
     relayUsable_ = false;
     return;
   }
@@ -290,20 +409,26 @@ void Link::pumpRelay(uint64_t now, bool* moved) {
   // is back, what they hold goes through it too.)
   const bool wasUsable = relayUsable_;
   relayUsable_ = router_->pickRelay(peer_, avoid) >= 0;
-  if (relayUsable_ && !wasUsable) {
+  if (relaying_ && relayUsable_ && !wasUsable) {
     for (Path& p : paths_) requeueInflight(p);
   }
+  const auto lane = static_cast<int>(paths_.size());
   while (relayUsable_ && relayInflightBytes_ < kRelayWindowBytes) {
     uint64_t seq = 0;
     uint32_t chunk = 0;
     bool resent = false;
     if (!peekChunk(&seq, &chunk, &resent)) break;
+    OutMsg* m = outMsg(seq);
+    const uint32_t len = chunkLen(m->bytes, chunk);
+    // Beside slow paths: only the chunks the relay lane delivers soonest.
+    if (!relaying_) {
+      fillEstimates(now);
+      if (pickLane(len, now) != lane) break;
+    }
     const int via = router_->pickRelay(peer_, avoid);
     Link* hop = router_->linkTo(via);
     if (hop == nullptr) break;
     takeChunk(seq, resent);
-    OutMsg* m = outMsg(seq);
-    const uint32_t len = chunkLen(m->bytes, chunk);
     const Frame inner{kFrameData, len, seq, static_cast<uint64_t>(chunk) * kChunkBytes, m->bytes, m->tag};
     std::vector<char> body = takeFrom(&copyPool_);
     body.resize(sizeof(Frame) + len);
@@ -312,6 +437,10 @@ void Link::pumpRelay(uint64_t now, bool* moved) {
     const Frame outer{kFrameRelay, static_cast<uint32_t>(body.size()), static_cast<uint64_t>(peer_),
                       static_cast<uint64_t>(self_), 0, 0};
     hop->queueRelayFrame(outer, std::move(body));
+    if (relayInflight_.empty()) {
+      relayRateStartNs_ = now;  // a busy stretch begins: a goodput sample with it
+      relayRateBytes_ = 0;
+    }
     relayInflight_.push_back(RelayInflight{seq, chunk, len, via, now});
     relayInflightBytes_ += len;
     // Handed on: an eager send may report done (the relays and the

@@ -1,6 +1,8 @@
 // Which link relays for which; see relay_router.h.
 #include "link/relay_router.h"
 
+#include <algorithm>
+
 #include "link/link.h"
 
 namespace mrd::link {
@@ -19,17 +21,29 @@ Link* RelayRouter::linkTo(int rank) const {
   return byRank_[static_cast<size_t>(rank)];
 }
 
+bool RelayRouter::canRelay(int r, int dest) const {
+  const Link* l = byRank_[static_cast<size_t>(r)];
+  const int host = hostOf_[static_cast<size_t>(r)];
+  return l != nullptr && host != hostOf_[static_cast<size_t>(dest)] &&
+         host != hostOf_[static_cast<size_t>(self_)] && !l->cut() && !l->assisted();
+}
+
+double RelayRouter::bestHopBytesPerUs(int dest) const {
+  if (dest < 0 || dest >= nranks()) return 0;
+  double best = 0;
+  for (int r = 0; r < nranks(); ++r) {
+    if (canRelay(r, dest)) best = std::max(best, byRank_[static_cast<size_t>(r)]->capacityBytesPerUs());
+  }
+  return best;
+}
+
 int RelayRouter::pickRelay(int dest, const std::function<bool(int)>& skip) const {
   if (dest < 0 || dest >= nranks()) return -1;
-  const int destHost = hostOf_[static_cast<size_t>(dest)];
-  const int ownHost = hostOf_[static_cast<size_t>(self_)];
   int best = -1;
   size_t bestQueued = 0;
   for (int r = 0; r < nranks(); ++r) {
-    const Link* l = byRank_[static_cast<size_t>(r)];
-    const int host = hostOf_[static_cast<size_t>(r)];
-    if (l == nullptr || host == destHost || host == ownHost || l->cut() || skip(r)) continue;
-    const size_t queued = l->relayQueuedBytes();
+    if (!canRelay(r, dest) || skip(r)) continue;
+    const size_t queued = byRank_[static_cast<size_t>(r)]->relayQueuedBytes();
     if (best < 0 || queued < bestQueued) {
       best = r;
       bestQueued = queued;

@@ -38,13 +38,21 @@ class RelayRouter {
   // memory or a plug-in, out of range).
   Link* linkTo(int rank) const;
   // A rank to relay a chunk for `dest` through: on a host other than this
-  // rank's and dest's, its link from here not cut, `skip` false for it;
+  // rank's and dest's, its link from here neither cut nor slow, `skip`
+  // false for it;
   // the one with the fewest bytes waiting to be relayed. -1: none.
   int pickRelay(int dest, const std::function<bool(int)>& skip) const;
+  // The most any link to a rank that could relay for `dest` carried
+  // lately (Link::capacityBytesPerUs), bytes per us; 0: none measured.
+  double bestHopBytesPerUs(int dest) const;
   // Every registered link, for those who progress them.
   const std::vector<Link*>& links() const { return all_; }
 
  private:
+  // On neither this rank's host nor dest's, its link from here neither cut
+  // nor slow (relaying itself).
+  bool canRelay(int r, int dest) const;
+
   int self_;
   std::vector<int> hostOf_;
   std::vector<Link*> byRank_;

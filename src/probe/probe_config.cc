@@ -23,6 +23,7 @@ ProbeConfig probeConfigFromParams(const config::Params& p) {
   c.ewmaPct = clampI(p.probeEwmaPct, 1, 100);
   c.logPattern = p.probeLog;
   c.logIntervalUs = clampU(p.probeLogIntervalUs, 0, 600'000'000);
+  c.relaySlowPct = clampI(p.probeRelaySlowPct, 0, 90);
   return c;
 }
 

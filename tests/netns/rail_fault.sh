@@ -4,6 +4,7 @@
 #
 #   rail_fault.sh [--hosts LIST] ACTION RAIL [ARGS]
 #   rail_fault.sh cut|uncut HOST_A HOST_B
+#   rail_fault.sh slow HOST_A HOST_B RATE | unslow HOST_A HOST_B
 #
 # Needs root and the job's topology in the environment, as netns_job.sh
 # gives it to its ranks and to its --fault command: NETNS_JOB_HOSTS,
@@ -15,8 +16,8 @@
 #
 #   --hosts LIST   comma-separated host indices, e.g. 0,2 (default: every host)
 #   RAIL           a rail index (0-based: veth<RAIL> in each host), or "all"
-#   HOST_A HOST_B  two different host indices (cut and uncut: they name
-#                  their hosts, every rail; no --hosts)
+#   HOST_A HOST_B  two different host indices (cut, uncut, slow, unslow:
+#                  they name their hosts, every rail; no --hosts)
 #
 # Actions:
 #   rate RAIL RATE   limit each listed host's rail to RATE in both
@@ -60,6 +61,16 @@
 #   uncut HOST_A HOST_B
 #                    removes the cut between A and B (nothing to do if
 #                    there is none)
+#   slow HOST_A HOST_B RATE
+#                    what host A sends to host B's addresses is shaped to
+#                    RATE (per rail, tc syntax: 100mbit, 1gbit), and what
+#                    B sends to A's, on every rail (an htb root on each
+#                    host's veth: a class for the other host, the rest in
+#                    a default class at the rail's earlier tbf rate): every
+#                    path between A and B is slow but alive, while each
+#                    still talks to every other host as before.
+#   unslow HOST_A HOST_B
+#                    removes it (nothing to do if there is none)
 #   clear RAIL       removes the rate limits (both ends; also netns_job.sh
 #                    --rate's) and sets the link up in each listed host,
 #                    and removes the rail's loss setting (from every host,
@@ -334,12 +345,20 @@ shift
 # cut and uncut name two hosts; every other action a rail first.
 pair_action=0
 case $action in
-  cut|uncut)
+  cut|uncut|unslow)
     pair_action=1
     (($# == 2)) || die "usage: $action HOST_A HOST_B"
     [[ -z $host_list ]] || die "$action names its two hosts: no --hosts"
     pair_args=("$1" "$2")
     shift 2
+    ;;
+  slow)
+    pair_action=1
+    (($# == 3)) || die "usage: slow HOST_A HOST_B RATE"
+    [[ -z $host_list ]] || die "slow names its two hosts: no --hosts"
+    pair_args=("$1" "$2")
+    slow_rate=$3
+    shift 3
     ;;
   *)
     (($# >= 1)) || usage
@@ -715,6 +734,53 @@ case $action in
     fi
     ;;
 
+  slow|unslow)
+    # Shaped on each host's own veth egress (host A towards B's addresses,
+    # B towards A's), by an htb root whose default class keeps the rail's
+    # earlier limit (netns_job.sh --rate's tbf, or none) and a class per
+    # other host (1:<10+B>, filter priority 1+B) at RATE, so several slow
+    # pairs can share a host. unslow removes the pair's filter and class:
+    # the default class shapes as the tbf did.
+    if [[ $action == slow ]]; then
+      [[ $slow_rate =~ ^[0-9]+(kbit|mbit|gbit)$ ]] || die "bad rate '$slow_rate' (e.g. 100mbit, 1gbit)"
+    fi
+    subnets=()
+    for k in "${sel_rails[@]}"; do subnets[k]=$(rail_subnet "$k") || exit 1; done
+    for i in 0 1; do
+      h=${hosts[i]}
+      other=${hosts[1 - i]}
+      ns=${namespaces[h]}
+      cmds=""
+      for k in "${sel_rails[@]}"; do
+        dev=veth$k
+        root=$(tc -n "$ns" qdisc show dev "$dev" root)
+        if [[ $action == unslow ]]; then
+          [[ $root == *"qdisc htb 1:"* ]] || continue
+          cmds+="${cmds:+$'\n'}filter del dev $dev parent 1: prio $((other + 1))"
+          cmds+=$'\n'"class del dev $dev classid 1:$((other + 10))"
+          continue
+        fi
+        if [[ $root != *"qdisc htb 1:"* ]]; then
+          # The rail's own limit so far (tbf rate), else none to speak of.
+          def=100gbit
+          [[ $root =~ qdisc\ tbf.*\ rate\ ([0-9.]+[KMGT]?bit) ]] && def=${BASH_REMATCH[1],,}
+          cmds+="${cmds:+$'\n'}qdisc replace dev $dev root handle 1: htb default 1"
+          cmds+=$'\n'"class add dev $dev parent 1: classid 1:1 htb rate $def"
+        fi
+        cmds+="${cmds:+$'\n'}class replace dev $dev parent 1: classid 1:$((other + 10)) htb rate $slow_rate"
+        cmds+=$'\n'"filter replace dev $dev parent 1: prio $((other + 1)) protocol ip u32 match ip dst 10.$((77 + k)).${subnets[k]}.$((other + 1))/32 flowid 1:$((other + 10))"
+      done
+      [[ -n $cmds ]] && batch_add "$cmds" tc -n "$ns" -batch -
+    done
+    batch_fire
+    done_at=$(now_us)
+    if [[ $action == slow ]]; then
+      say "slow $what (each way, each of $rails rails: shaped to $slow_rate by htb)"
+    else
+      say "unslow $what (not shaped between them)"
+    fi
+    ;;
+
   clear)
     (($# == 0)) || die "usage: clear RAIL"
     find_root
@@ -743,6 +809,6 @@ case $action in
     fi
     ;;
 
-  *) die "unknown action '$action' (rate, loss, down, up, flap, cut, uncut, clear; -h for help)" ;;
+  *) die "unknown action '$action' (rate, loss, down, up, flap, cut, uncut, slow, unslow, clear; -h for help)" ;;
 esac
 exit 0

@@ -41,12 +41,19 @@ struct Mesh {
   std::vector<std::vector<std::unique_ptr<Link>>> links;
   std::vector<std::unique_ptr<RelayRouter>> routers;
   std::vector<int> rawFds;  // every socket, for tests that write by hand
-  std::vector<bool> stuck;  // ranks whose links nobody moves (driveCut)
+  std::vector<bool> stuck;  // ranks whose links nobody moves (drive)
+  // Whether drive() moves rank 1's link to rank 0 at all, and if so how
+  // often (0: every round).
+  bool cut = true;
+  std::chrono::milliseconds rank1ReadsRank0Every{0};
+  std::chrono::steady_clock::time_point rank1LastRead{};
 
-  Mesh(int ranks, bool withRouters) : n(ranks), links(static_cast<size_t>(ranks)), routers(static_cast<size_t>(ranks)),
-                                      stuck(static_cast<size_t>(ranks), false) {
+  Mesh(int ranks, bool withRouters, int relaySlowPct = 25)
+      : n(ranks), links(static_cast<size_t>(ranks)), routers(static_cast<size_t>(ranks)),
+        stuck(static_cast<size_t>(ranks), false) {
     LinkOptions opt;
     opt.probe.downUs = 1000;  // cut after 10 ms of silence
+    opt.probe.relaySlowPct = relaySlowPct;
     for (auto& row : links) row.resize(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) {
       for (int j = i + 1; j < n; ++j) {
@@ -92,16 +99,23 @@ struct Mesh {
     }
   }
   std::unique_ptr<Link>& at(int i, int j) { return links[static_cast<size_t>(i)][static_cast<size_t>(j)]; }
-  // Moves every link but rank 1's link to rank 0 (rank 1 never reads from
-  // rank 0 directly, nor answers it) and those of stuck ranks until `reqs`
+  // Moves every link but those of stuck ranks and rank 1's link to rank 0
+  // (while `cut`, rank 1 never reads from rank 0 directly, nor answers it;
+  // else only every rank1ReadsRank0Every: a slow network) until `reqs`
   // are done; a timeout error after `limit`.
-  Status driveCut(const std::vector<Request*>& reqs, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  Status drive(const std::vector<Request*>& reqs, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
     const auto start = std::chrono::steady_clock::now();
     while (true) {
       for (int i = 0; i < n; ++i) {
         if (stuck[static_cast<size_t>(i)]) continue;
         for (int j = 0; j < n; ++j) {
-          if (!at(i, j) || (i == 1 && j == 0)) continue;
+          if (!at(i, j)) continue;
+          if (i == 1 && j == 0) {
+            if (cut) continue;
+            const auto now = std::chrono::steady_clock::now();
+            if (now - rank1LastRead < rank1ReadsRank0Every) continue;
+            rank1LastRead = now;
+          }
           bool moved = false;
           MRD_TRY(at(i, j)->progress(&moved));
         }
@@ -123,6 +137,24 @@ const PathStats* relayLane(const std::vector<PathStats>& stats) {
     if (s.rail == -1) return &s;
   }
   return nullptr;
+}
+
+// Sends `bytes` from rank 0 to rank 1 (driven as the mesh says) and checks
+// them; what rank 0's relay lane to rank 1 carried meanwhile.
+uint64_t sendOneMessage(Mesh& t, size_t bytes, uint64_t seq, int seed) {
+  std::vector<char> out = pattern(bytes, seed), in(bytes, 0);
+  Request s{seq, out.data(), out.size()}, r{seq, in.data(), in.size()};
+  std::vector<PathStats> before, after;
+  t.at(0, 1)->stats(&before);
+  EXPECT_TRUE(t.at(0, 1)->postSend(&s).isOk());
+  EXPECT_TRUE(t.at(1, 0)->postRecv(&r).isOk());
+  Status st = t.drive({&s, &r}, std::chrono::seconds(30));
+  EXPECT_TRUE(st.isOk()) << st.message();
+  EXPECT_TRUE(in == out) << "message " << seq << " arrived damaged";
+  t.at(0, 1)->stats(&after);
+  const PathStats* b = relayLane(before);
+  const PathStats* a = relayLane(after);
+  return (a != nullptr ? a->bytesSent : 0) - (b != nullptr ? b->bytesSent : 0);
 }
 
 // Rank 0's relay lane to rank 1 after a relayed message: the relay it used
@@ -156,7 +188,7 @@ TEST(LinkRelay, ACutLinkSendsThroughAThirdRankAndTheMessagesArriveWhole) {
     all.push_back(&sends[i]);
     all.push_back(&recvs[i]);
   }
-  Status st = t.driveCut(all);
+  Status st = t.drive(all);
   ASSERT_TRUE(st.isOk()) << st.message();
   for (size_t i = 0; i < sizes.size(); ++i) EXPECT_EQ(in[i], out[i]) << "message " << i << " of " << sizes[i] << " bytes";
   EXPECT_TRUE(t.links[0][1]->cut());
@@ -190,7 +222,7 @@ TEST(LinkRelay, ChunksStuckAtARelayAreSentAgainThroughAnother) {
   Request s{0, out.data(), out.size()}, r{0, in.data(), in.size()};
   ASSERT_TRUE(t.at(0, 1)->postSend(&s).isOk());
   ASSERT_TRUE(t.at(1, 0)->postRecv(&r).isOk());
-  Status st = t.driveCut({&s, &r});
+  Status st = t.drive({&s, &r});
   ASSERT_TRUE(st.isOk()) << st.message();
   EXPECT_EQ(in, out);
   expectRelayed(t, "via rank 3", "no chunk was handed to the stuck relay: the test proves nothing");
@@ -208,12 +240,12 @@ TEST(LinkRelay, ALoneRelayThatStallsDeliversOnceItReadsAgain) {
   ASSERT_TRUE(t.at(0, 1)->postSend(&s).isOk());
   ASSERT_TRUE(t.at(1, 0)->postRecv(&r).isOk());
   t.stuck[2] = true;
-  Status st = t.driveCut({&s, &r}, std::chrono::milliseconds(300));
+  Status st = t.drive({&s, &r}, std::chrono::milliseconds(300));
   ASSERT_FALSE(st.isOk()) << "done without the only relay";
   EXPECT_TRUE(t.at(0, 1)->cut());
   t.stuck[2] = false;
   const auto back = std::chrono::steady_clock::now();
-  st = t.driveCut({&s, &r}, std::chrono::seconds(5));
+  st = t.drive({&s, &r}, std::chrono::seconds(5));
   ASSERT_TRUE(st.isOk()) << st.message();
   EXPECT_EQ(in, out);
   EXPECT_LT(std::chrono::steady_clock::now() - back, std::chrono::milliseconds(800));
@@ -265,9 +297,40 @@ TEST(LinkRelay, ARelayThatClosesPassesOnWhatItHoldsFirst) {
     t.at(2, j).reset();
   }
   // Rank 1 finds them in its socket from rank 2.
-  Status st = t.driveCut(toRank1, std::chrono::seconds(3));
+  Status st = t.drive(toRank1, std::chrono::seconds(3));
   ASSERT_TRUE(st.isOk()) << st.message();
   for (size_t i = 0; i < kMsgs; ++i) EXPECT_EQ(in[i], out[i]) << "message " << i;
+}
+
+// Every path between ranks 0 and 1 alive but slow (rank 1 reads them only
+// every 5 ms, as a slow network delivers; its kernel holds nothing for it):
+// after a message at full speed (which must not relay: a healthy link
+// keeps to its paths), rank 0's link opens its relay lane beside the
+// paths, rank 2 carries a good share of the next message, the paths
+// still theirs, and it arrives whole.
+TEST(LinkRelay, SlowPathsGetARelayLaneBesideThem) {
+  Mesh t(3, true);
+  t.cut = false;
+  EXPECT_EQ(sendOneMessage(t, 8 << 20, 0, 30), 0u) << "a healthy link relayed";
+  EXPECT_FALSE(t.at(0, 1)->assisted());
+  t.rank1ReadsRank0Every = std::chrono::milliseconds(5);
+  const size_t bytes = 16 << 20;
+  const uint64_t relayed = sendOneMessage(t, bytes, 1, 31);
+  EXPECT_TRUE(t.at(0, 1)->assisted()) << t.at(0, 1)->describeState();
+  EXPECT_FALSE(t.at(0, 1)->cut());
+  EXPECT_GE(relayed, bytes / 4) << "the relay lane carried " << relayed << " of " << bytes << " bytes";
+  EXPECT_LT(relayed, bytes) << "the slow paths carried nothing";
+}
+
+// The same with MRD_PROBE_RELAY_SLOW_PCT=0: slow paths keep every chunk
+// (relaying is for cut links only), and the message still arrives.
+TEST(LinkRelay, SlowPathsKeepTheirChunksWhenRelayingIsForCutsOnly) {
+  Mesh t(3, true, 0);
+  t.cut = false;
+  EXPECT_EQ(sendOneMessage(t, 8 << 20, 0, 32), 0u);
+  t.rank1ReadsRank0Every = std::chrono::milliseconds(5);
+  EXPECT_EQ(sendOneMessage(t, 4 << 20, 1, 33), 0u);
+  EXPECT_FALSE(t.at(0, 1)->assisted());
 }
 
 TEST(LinkRelay, WithoutARouterACutLinkOnlyWaits) {

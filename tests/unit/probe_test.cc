@@ -61,6 +61,7 @@ TEST(ProbeConfig, DefaultParamsGiveTheDefaults) {
   EXPECT_EQ(fromParams.ewmaPct, c.ewmaPct);
   EXPECT_EQ(fromParams.logPattern, c.logPattern);
   EXPECT_EQ(fromParams.logIntervalUs, c.logIntervalUs);
+  EXPECT_EQ(fromParams.relaySlowPct, c.relaySlowPct);
 }
 
 TEST(ProbeConfig, FromHandFilledParams) {
@@ -73,6 +74,7 @@ TEST(ProbeConfig, FromHandFilledParams) {
   p.probeEwmaPct = 10;
   p.probeLog = "/tmp/probe.%r.jsonl";
   p.probeLogIntervalUs = 0;
+  p.probeRelaySlowPct = 40;
   ProbeConfig c = probeConfigFromParams(p);
   EXPECT_EQ(c.intervalUs, 250u);
   EXPECT_EQ(c.idleIntervalUs, 50000u);
@@ -83,17 +85,20 @@ TEST(ProbeConfig, FromHandFilledParams) {
   EXPECT_DOUBLE_EQ(c.ewmaWeight(), 0.10);
   EXPECT_EQ(c.logPattern, "/tmp/probe.%r.jsonl");
   EXPECT_EQ(c.logIntervalUs, 0u);
+  EXPECT_EQ(c.relaySlowPct, 40);
 
   // Nonsense in a hand-filled Params is clamped, not trusted.
   p.probeIntervalUs = -5;
   p.probeDegradedRtt = 0;
   p.probeRecover = 0;
   p.probeEwmaPct = 400;
+  p.probeRelaySlowPct = 95;
   c = probeConfigFromParams(p);
   EXPECT_EQ(c.intervalUs, 1u);
   EXPECT_EQ(c.degradedRttFactor, 2);
   EXPECT_EQ(c.recoverSamples, 1);
   EXPECT_EQ(c.ewmaPct, 100);
+  EXPECT_EQ(c.relaySlowPct, 90);
 }
 
 TEST(ProbeConfig, VariablesAreDocumented) {
@@ -107,6 +112,7 @@ TEST(ProbeConfig, VariablesAreDocumented) {
   EXPECT_EQ(docs["MRD_PROBE_EWMA_PCT"], "25");
   EXPECT_EQ(docs.count("MRD_PROBE_LOG"), 1u);
   EXPECT_EQ(docs["MRD_PROBE_LOG_INTERVAL_US"], "1000");
+  EXPECT_EQ(docs["MRD_PROBE_RELAY_SLOW_PCT"], "25");
 }
 
 TEST(PathHealth, StartsHealthyWithNothingMeasured) {
