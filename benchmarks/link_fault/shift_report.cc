@@ -212,7 +212,7 @@ std::vector<std::string> ShiftLines(const TrafficHistory& history, const std::ve
     if (i + 1 < events.size()) until = std::min(until, std::max(events[i + 1].mono_us, e.mono_us));
     const TrafficShift shift = FindTrafficShift(history, rail, repair, e.mono_us, until);
     const int share_pct = static_cast<int>(std::lround(100 * kShiftShare));
-    char buf[576];
+    char buf[704];
     if (shift.found) {
       const double after_ms = static_cast<double>(shift.at_us - e.mono_us) / 1e3;
       const std::string effect = SinceEffect(e, after_ms);
@@ -233,12 +233,23 @@ std::vector<std::string> ShiftLines(const TrafficHistory& history, const std::ve
       } else if (!repair) {
         std::snprintf(stop, sizeof(stop), "; no bytes on it from the fault on");
       }
+      // A rate cut shows only under traffic: when the rank handed nothing
+      // for a while after the fault (busy with other work), the shift
+      // cannot come before its first bytes after it.
+      char first[112] = "";
+      const uint64_t whole_us = e.mono_us + static_cast<uint64_t>(std::max<int64_t>(e.WholeUs(), 0));
+      const uint64_t first_us = repair ? 0 : history.FirstHanded(whole_us, until);
+      if (first_us != 0 && first_us <= shift.at_us) {
+        std::snprintf(first, sizeof(first), "; first bytes handed once it was whole at +%.1f ms, the shift %.1f ms after them",
+                      (static_cast<double>(first_us) - static_cast<double>(e.mono_us)) / 1e3,
+                      static_cast<double>(shift.at_us - first_us) / 1e3);
+      }
       std::snprintf(buf, sizeof(buf),
                     ": rail %d handed %s%d%% of the bytes%s %s +%.1f ms after the %s began%s (%s; share in "
-                    "the %.0f ms before: %s, from then: %s%s)",
+                    "the %.0f ms before: %s, from then: %s%s%s)",
                     rail, repair ? ">=" : "<=", share_pct, repair ? " again" : "", repair ? "by" : "from",
                     after_ms, repair ? "repair" : "fault", effect.c_str(), span, hold_ms,
-                    Percent(shift.share_before).c_str(), Percent(shift.share_after).c_str(), stop);
+                    Percent(shift.share_before).c_str(), Percent(shift.share_after).c_str(), stop, first);
     } else {
       // (Or until the log ends.)
       const uint64_t last = history.times().empty() ? 0 : history.times().back();

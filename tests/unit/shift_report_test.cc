@@ -78,7 +78,8 @@ TEST(ShiftReport, RailThatStopsIsShiftedWhenItStops) {
                           ": rail 1 handed <=10% of the bytes from +2.1 ms after the fault began, 1.1 ms "
                           "after it took effect, 0.5 ms after it was whole (over 10 ms and 100 ms; share in "
                           "the 100 ms before: 50%, from then: 1%; its last bytes at +3.1 ms, 2.1 ms after it "
-                          "took effect, 1.5 ms after it was whole)");
+                          "took effect, 1.5 ms after it was whole; first bytes handed once it was whole at "
+                          "+1.7 ms, the shift 0.4 ms after them)");
   // (Channel 1's sample at 3.1 ms counts the rail's bytes of 2.9-3 ms.)
   EXPECT_EQ(shift.rail_last_us, kFaultUs + 3100);
 }
@@ -128,12 +129,16 @@ TEST(ShiftReport, ShiftIsWhenTheTrafficIsSeenToMove) {
   EXPECT_EQ(history.FirstHanded(kFaultUs, kFaultUs + kShiftWindowUs), kFaultUs + 6100);
   EXPECT_EQ(history.FirstHanded(kFaultUs, kFaultUs + 6000), 0u);
   // The rail had its last bytes before the fault: the traffic left it
-  // somewhere in the quiet stretch, which the line says.
+  // somewhere in the quiet stretch, which the line says, and that the
+  // rank handed nothing until the shift.
   EXPECT_EQ(shift.rail_last_us, 0u);
   EXPECT_EQ(history.LastHanded(1, kFaultUs - 2000, kFaultUs), kFaultUs - 900);
   const std::vector<std::string> lines = ShiftLines(history, {RateCut(kFaultUs)});
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_NE(lines[0].find("; no bytes on it from the fault on)"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("; no bytes on it from the fault on; first bytes handed once it was whole at +6.1 ms, "
+                          "the shift 0.0 ms after them)"),
+            std::string::npos)
+      << lines[0];
 }
 
 TEST(ShiftReport, RepairIsWhenTheRailIsHandedItsShareAgain) {
