@@ -134,7 +134,9 @@ class Communicator {
   Status setupTuner();
   Status calibrate(tuner::MachineModel* out);
   Status timePingPong(int peer, bool initiator, size_t bytes, int reps, double* bestUs);
-  Status measureLink(const std::vector<int>& members, float* alphaUs, float* betaUsPerByte);
+  // network: also timed with a long message (a shaper's bucket may hide
+  // the rate from a short one).
+  Status measureLink(const std::vector<int>& members, bool network, float* alphaUs, float* betaUsPerByte);
   // Rank 0 logs each (collective, power-of-two size) decision once, at INFO.
   bool decisionToLog(const CollRequest& req);
   void logDecision(const CollRequest& req, const tuner::Decision& d);
