@@ -5,7 +5,8 @@
 //
 // Besides one entry per rail, a link may list its relay lane (rail -1, see
 // kRelayRail): what it sent through a rank on a third host while every
-// path to its peer was cut. It is shown as "relay", never as a rail.
+// path to its peer was cut, or slow. It is shown as "relay", never as a
+// rail.
 #pragma once
 
 #include <cstdint>

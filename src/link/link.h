@@ -87,8 +87,8 @@ struct LinkOptions {
 };
 
 // What mrdCommGetLinkStats reports per path. The relay lane (chunks sent
-// through other ranks while the link was cut) is reported as one more
-// "path" with rail -1.
+// through other ranks while the link was cut, or beside its slow paths)
+// is reported as one more "path" with rail -1.
 struct PathStats {
   int rail = 0;
   std::string localNic, remoteNic;
@@ -130,6 +130,8 @@ class Link : public transport::Connection {
   bool cut() const { return relaying_; }
   // Every path is slow: the relay lane carries chunks beside them.
   bool assisted() const { return assisting_; }
+  // A send waits for acks.
+  bool owesData() const;
   // What the live paths carried at best lately (sum of their capacities),
   // bytes per us; 0: not measured.
   double capacityBytesPerUs() const;
@@ -307,8 +309,9 @@ class Link : public transport::Connection {
   // `bytes` goes to next; -1: it waits. fillEstimates() first.
   int pickLane(size_t bytes, uint64_t now);
   PathEstimate relayLaneEstimate(uint64_t now) const;
-  // The peer's kernel holds much of the path's data the peer has not
-  // acknowledged: the peer, not the network, is what it waits for.
+  // The peer, not the network, is what the path's data waits for: its
+  // window is shut, its kernel holds back ACKs for a process that reads
+  // nothing, or holds much of the data unread (TCP_INFO, SIOCOUTQ).
   bool peerHolds(const Path& path) const;
   void pumpRelay(uint64_t now, bool* moved);
   bool takeRelayFrame(size_t p);             // onto the path's current frame, if one waits
@@ -401,6 +404,7 @@ class Link : public transport::Connection {
     uint32_t len;
     int via;
     uint64_t sentNs;
+    bool again;  // sent before (its ack may be for the earlier copy)
   };
   struct RelayOut {  // another rank's frame, to pass on to our peer
     Frame hdr;
@@ -411,6 +415,8 @@ class Link : public transport::Connection {
   bool relaying_ = false;      // cut: chunks go through relays
   bool assisting_ = false;     // slow: the relay lane beside the paths
   uint64_t slowSinceNs_ = 0;   // since when every path has been slow (0: they are not)
+  uint64_t recoveredSinceNs_ = 0;  // assisting: since when the paths carry enough again
+  uint64_t lastOwedNs_ = 0;    // when data was last owed (judgeSlow)
   uint64_t lastSlowCheckNs_ = 0;
   double peakBytesPerUs_ = 0;  // the paths' best summed capacity lately
   uint64_t peakAtNs_ = 0;      // when it was last seen (or nearly)
@@ -451,6 +457,12 @@ class Link : public transport::Connection {
   static constexpr uint64_t kSlowPeakNs = 10'000'000'000;
   // Slow paths are judged at most this often.
   static constexpr uint64_t kSlowCheckNs = 1'000'000;
+  // A peer's kernel that sent no ACK for this long while our bytes travel
+  // is delaying them for a process that reads nothing (peerHolds).
+  static constexpr uint32_t kPeerQuietMs = 10;
+  // A lane opened beside slow paths closes after the link sent nothing
+  // for this long.
+  static constexpr uint64_t kAssistIdleNs = 1'000'000'000;
 };
 
 // Before a communicator's links close (one by one, their routers

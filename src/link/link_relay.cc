@@ -1,9 +1,13 @@
 // A link's relay lane: judging the link cut, sending its chunks through
 // other ranks meanwhile, passing on and delivering other ranks' relayed
 // frames. See relay_router.h for the scheme, link.h for the link.
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 #include "link/link.h"
@@ -194,9 +198,12 @@ void Link::onRelayAck(uint64_t seq, uint64_t chunk, uint64_t now) {
   }
   for (auto it = relayInflight_.begin(); it != relayInflight_.end(); ++it) {
     if (it->seq != seq || it->chunk != chunk) continue;
-    const double us = static_cast<double>(now - it->sentNs) / 1e3;
-    relayRttUs_ = relayRttUs_ == 0 ? us : 0.75 * relayRttUs_ + 0.25 * us;
-    relayBaseRttUs_ = relayBaseRttUs_ == 0 ? us : std::min(relayBaseRttUs_, us);
+    // (Not for a chunk sent again: the ack may be the first copy's.)
+    if (!it->again) {
+      const double us = static_cast<double>(now - it->sentNs) / 1e3;
+      relayRttUs_ = relayRttUs_ == 0 ? us : 0.75 * relayRttUs_ + 0.25 * us;
+      relayBaseRttUs_ = relayBaseRttUs_ == 0 ? us : std::min(relayBaseRttUs_, us);
+    }
     relayLastAckNs_ = now;
     relayRateBytes_ += it->len;
     if (relayRateBytes_ >= kRateSampleBytes && now > relayRateStartNs_) {
@@ -242,13 +249,12 @@ void Link::judgeCut(uint64_t now) {
     }
     if (back) {
       relaying_ = false;
+      slowSinceNs_ = recoveredSinceNs_ = 0;  // judged slow, or not, afresh
       markRelay(true, "a path is back: relaying ends", now);
     }
     return;
   }
-  bool owed = false;
-  for (const OutMsg& m : out_) owed = owed || m.ackedCount < m.chunk.size();
-  if (!owed) {
+  if (!owesData()) {
     owedSinceNs_ = 0;
     return;
   }
@@ -259,6 +265,7 @@ void Link::judgeCut(uint64_t now) {
   const bool wasOpen = assisting_;
   relaying_ = true;
   assisting_ = false;  // (the cut takes every chunk; slowness is judged again after it)
+  slowSinceNs_ = recoveredSinceNs_ = 0;
   markRelay(wasOpen, "no path shows life for " + std::to_string(quietNs / 1000000) + " ms: link cut, relaying", now);
   // Every path is down (they come back as probes get through); what they
   // hold goes through relays too (their acks, should they come, still
@@ -278,11 +285,27 @@ double Link::capacityBytesPerUs() const {
 }
 
 bool Link::peerHolds(const Path& path) const {
-  // Half the path's queue beyond the oldest frame not acknowledged: the
-  // peer's kernel gathers what its process does not read. (Over a slow
-  // network the peer reads each frame as it comes.)
-  return !path.inflight.empty() &&
-         path.inflight.front().wireEnd + opt_.pathCapBytes / 2 <= deliveredBytes(path);
+  if (path.inflight.empty()) return false;
+  tcp_info ti{};
+  socklen_t len = sizeof ti;
+  if (getsockopt(path.desc.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+      len >= offsetof(tcp_info, tcpi_snd_wnd) + sizeof ti.tcpi_snd_wnd) {
+    // The peer has not made room for another chunk (its process reads
+    // late), whatever the network could carry.
+    if (ti.tcpi_snd_wnd < kChunkBytes) return true;
+    // Or our bytes travel, nothing is lost, and its kernel has sent no ACK
+    // for kPeerQuietMs: it delays them while its process reads nothing
+    // (up to 40 ms and more). Over a slow network ACKs come with every
+    // few packets that get through.
+    if (ti.tcpi_unacked > 0 && ti.tcpi_retransmits == 0 && ti.tcpi_backoff == 0 &&
+        ti.tcpi_last_ack_recv >= kPeerQuietMs) {
+      return true;
+    }
+  }
+  // Or half the path's queue beyond the oldest frame not acknowledged is
+  // in the peer's kernel: it gathers what its process does not read.
+  // (Over a slow network the peer reads each frame as it comes.)
+  return path.inflight.front().wireEnd + opt_.pathCapBytes / 2 <= deliveredBytes(path);
 }
 
 void Link::judgeSlow(uint64_t now) {
@@ -294,13 +317,8 @@ void Link::judgeSlow(uint64_t now) {
   // the sample under way; judged down or not: a slow path under load
   // often is, and still carries its share), and at best lately.
   double direct = 0;
-  bool peerBound = false;
   for (size_t i = 0; i < paths_.size(); ++i) {
-    if (paths_[i].dead || paths_[i].nicDown) continue;
-    direct += std::max(est_[i].bytesPerUs, 0.0);
-    // A peer that reads slowly (busy, descheduled) slows every path as
-    // much; a third host would not help it.
-    peerBound = peerBound || peerHolds(paths_[i]);
+    if (!paths_[i].dead && !paths_[i].nicDown) direct += std::max(est_[i].bytesPerUs, 0.0);
   }
   const double capacity = capacityBytesPerUs();
   if (!assisting_ && capacity > 0) {
@@ -311,36 +329,63 @@ void Link::judgeSlow(uint64_t now) {
       peakAtNs_ = now;  // still near its best: the best still counts
     }
   }
-  bool owed = false;
-  for (const OutMsg& m : out_) owed = owed || m.ackedCount < m.chunk.size();
-  if (!owed || direct <= 0) {
-    if (!assisting_) slowSinceNs_ = 0;
-    return;
-  }
-  // Against the best of this link lately and of the links to the ranks
-  // that could relay (their first hop).
-  const double reference = std::max(peakBytesPerUs_, router_->bestHopBytesPerUs(peer_));
-  const double slowBelow = reference * opt_.probe.relaySlowPct / 100.0;
-  if (assisting_) {
-    // Back above twice the threshold: the paths carry it alone again.
-    if (direct >= 2 * slowBelow) {
+  if (!owesData()) {
+    slowSinceNs_ = recoveredSinceNs_ = 0;
+    // Nothing sent for a while: the lane closes (it is judged afresh
+    // with the next traffic, from the peak of before).
+    if (assisting_ && now - lastOwedNs_ > kAssistIdleNs) {
       assisting_ = false;
-      slowSinceNs_ = 0;
-      markRelay(true, "paths carry " + std::to_string(static_cast<int>(direct)) + " MB/s again: relaying beside them ends", now);
+      markRelay(true, "link idle: relaying beside the paths ends", now);
     }
     return;
+  }
+  lastOwedNs_ = now;
+  if (direct <= 0) return;
+  // Against its share of its best lately (the rank's other links busy now
+  // share the NICs with it: an alltoall sends to every peer at once), or
+  // what a link of this rank carries now, whichever is more.
+  const double reference = std::max(peakBytesPerUs_ / router_->busyLinks(now), router_->bestLinkBytesPerUs(now));
+  const double slowBelow = reference * opt_.probe.relaySlowPct / 100.0;
+  const uint64_t holdNs = kCutFactor * opt_.probe.downUs * 1000;
+  if (assisting_) {
+    // Back above twice the threshold for as long as it took to open: the
+    // paths carry it alone again.
+    if (direct < 2 * slowBelow) {
+      recoveredSinceNs_ = 0;
+      return;
+    }
+    if (recoveredSinceNs_ == 0) recoveredSinceNs_ = now;
+    if (now - recoveredSinceNs_ < holdNs) return;
+    assisting_ = false;
+    slowSinceNs_ = recoveredSinceNs_ = 0;
+    markRelay(true, "paths carry " + std::to_string(static_cast<int>(direct)) + " MB/s again: relaying beside them ends", now);
+    return;
+  }
+  bool peerBound = false;
+  if (direct < slowBelow) {
+    // A peer that reads slowly (busy, descheduled) slows every path as
+    // much; a third host would not help it.
+    for (const Path& p : paths_) peerBound = peerBound || (!p.dead && peerHolds(p));
   }
   if (direct >= slowBelow || peerBound) {
     slowSinceNs_ = 0;
     return;
   }
   if (slowSinceNs_ == 0) slowSinceNs_ = now;
-  if (now - slowSinceNs_ < kCutFactor * opt_.probe.downUs * 1000) return;
+  if (now - slowSinceNs_ < holdNs) return;
   assisting_ = true;
+  recoveredSinceNs_ = 0;
   relayBytesPerUs_ = 0;  // measured afresh
   relayBaseRttUs_ = 0;
   markRelay(false, "every path slow (" + std::to_string(static_cast<int>(direct)) + " of " +
                        std::to_string(static_cast<int>(reference)) + " MB/s): relaying beside them", now);
+}
+
+bool Link::owesData() const {
+  for (const OutMsg& m : out_) {
+    if (m.ackedCount < m.chunk.size()) return true;
+  }
+  return false;
 }
 
 PathEstimate Link::relayLaneEstimate(uint64_t now) const {
@@ -441,7 +486,7 @@ void Link::pumpRelay(uint64_t now, bool* moved) {
       relayRateStartNs_ = now;  // a busy stretch begins: a goodput sample with it
       relayRateBytes_ = 0;
     }
-    relayInflight_.push_back(RelayInflight{seq, chunk, len, via, now});
+    relayInflight_.push_back(RelayInflight{seq, chunk, len, via, now, resent});
     relayInflightBytes_ += len;
     // Handed on: an eager send may report done (the relays and the
     // destination move it on from here, in operations or not).

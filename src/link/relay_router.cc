@@ -28,13 +28,26 @@ bool RelayRouter::canRelay(int r, int dest) const {
          host != hostOf_[static_cast<size_t>(self_)] && !l->cut() && !l->assisted();
 }
 
-double RelayRouter::bestHopBytesPerUs(int dest) const {
-  if (dest < 0 || dest >= nranks()) return 0;
-  double best = 0;
-  for (int r = 0; r < nranks(); ++r) {
-    if (canRelay(r, dest)) best = std::max(best, byRank_[static_cast<size_t>(r)]->capacityBytesPerUs());
+void RelayRouter::recount(uint64_t nowNs) {
+  if (countedNs_ != 0 && nowNs - countedNs_ < 1'000'000) return;
+  countedNs_ = nowNs;
+  busy_ = 0;
+  bestRate_ = 0;
+  for (const Link* l : all_) {
+    if (l->owesData()) ++busy_;
+    bestRate_ = std::max(bestRate_, l->capacityBytesPerUs());
   }
-  return best;
+  busy_ = std::max(busy_, 1);
+}
+
+int RelayRouter::busyLinks(uint64_t nowNs) {
+  recount(nowNs);
+  return busy_;
+}
+
+double RelayRouter::bestLinkBytesPerUs(uint64_t nowNs) {
+  recount(nowNs);
+  return bestRate_;
 }
 
 int RelayRouter::pickRelay(int dest, const std::function<bool(int)>& skip) const {

@@ -37,9 +37,10 @@ struct ProbeConfig {
   // At most one sample line per path per this interval (state changes are
   // always written). MRD_PROBE_LOG_INTERVAL_US.
   uint64_t logIntervalUs = 1000;
-  // With ranks on three or more hosts (relay_router.h): a link whose live
-  // paths together carry less than this percentage of its own best of the
-  // last seconds, or of a link to a rank that could relay, for 10 x
+  // With ranks on three or more hosts (relay_router.h): a link whose
+  // paths together carry less than this percentage of its share of its
+  // own best of the last seconds (shared with the rank's other links busy
+  // at the time), or of what another link of the rank carries, for 10 x
   // downUs while it owes data, and whose peer's kernel is not the one
   // holding the data (the network is slow, not the peer), opens its relay
   // lane beside the paths; each chunk then takes the lane that delivers it

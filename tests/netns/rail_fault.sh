@@ -68,7 +68,8 @@
 #                    host's veth: a class for the other host, the rest in
 #                    a default class at the rail's earlier tbf rate): every
 #                    path between A and B is slow but alive, while each
-#                    still talks to every other host as before.
+#                    still talks to every other host as before. A later
+#                    rate or clear on the rail replaces it.
 #   unslow HOST_A HOST_B
 #                    removes it (nothing to do if there is none)
 #   clear RAIL       removes the rate limits (both ends; also netns_job.sh
@@ -503,11 +504,14 @@ check_addrs() {
 }
 links_up() { set_links up; check_addrs; }
 
-# Removes a root tbf from a device; $@ before it: how to reach its namespace.
+# Removes a root tbf (or slow's htb) from a device; $@ before it: how to
+# reach its namespace.
 del_tbf() {
   local dev=${*: -1}
   local -a pre=("${@:1:$#-1}")
-  if [[ $("${pre[@]}" tc qdisc show dev "$dev" root 2>/dev/null) == "qdisc tbf "* ]]; then
+  local root
+  root=$("${pre[@]}" tc qdisc show dev "$dev" root 2>/dev/null)
+  if [[ $root == "qdisc tbf "* || $root == "qdisc htb "* ]]; then
     run "${pre[@]}" tc qdisc del dev "$dev" root
   fi
 }
@@ -756,6 +760,7 @@ case $action in
         root=$(tc -n "$ns" qdisc show dev "$dev" root)
         if [[ $action == unslow ]]; then
           [[ $root == *"qdisc htb 1:"* ]] || continue
+          [[ -n $(tc -n "$ns" class show dev "$dev" classid "1:$((other + 10))") ]] || continue
           cmds+="${cmds:+$'\n'}filter del dev $dev parent 1: prio $((other + 1))"
           cmds+=$'\n'"class del dev $dev classid 1:$((other + 10))"
           continue

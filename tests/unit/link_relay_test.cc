@@ -7,7 +7,10 @@
 // chunks sent again through another; a lone relay that stalls delivers
 // once it reads again. A relayed frame naming a rank outside the
 // communicator is refused as a corrupt stream.
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,8 +37,34 @@ std::vector<char> pattern(size_t n, int seed) {
   return v;
 }
 
-// Ranks 0..n-1 on hosts 0..n-1, each pair joined by two socket pairs;
-// links[i][j]: rank i's link to rank j.
+// A connected pair of non-blocking TCP sockets over loopback (their
+// kernels acknowledge and buffer what the process has not read yet, as
+// across a network), with the transport's default 4 MiB socket buffers
+// (MRD_SOCKET_BUF_BYTES), or false.
+bool tcpPair(int sv[2]) {
+  const int buf = 4 << 20;
+  auto sized = [&](int fd) {
+    return fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf) == 0 &&
+           setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf) == 0;
+  };
+  const int lsn = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  bool ok = sized(lsn) && bind(lsn, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && listen(lsn, 1) == 0 &&
+            getsockname(lsn, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  sv[0] = ok ? socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
+  ok = ok && sized(sv[0]) && connect(sv[0], reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  sv[1] = ok ? accept4(lsn, nullptr, nullptr, SOCK_CLOEXEC) : -1;
+  ok = ok && sv[1] >= 0;
+  if (lsn >= 0) close(lsn);
+  for (int k = 0; k < 2 && ok; ++k) ok = fcntl(sv[k], F_SETFL, fcntl(sv[k], F_GETFL) | O_NONBLOCK) == 0;
+  return ok;
+}
+
+// Ranks 0..n-1 on hosts 0..n-1, each pair joined by two socket pairs (or
+// TCP connections over loopback); links[i][j]: rank i's link to rank j.
 struct Mesh {
   int n;
   std::vector<std::vector<std::unique_ptr<Link>>> links;
@@ -48,11 +77,12 @@ struct Mesh {
   std::chrono::milliseconds rank1ReadsRank0Every{0};
   std::chrono::steady_clock::time_point rank1LastRead{};
 
-  Mesh(int ranks, bool withRouters, int relaySlowPct = 25)
+  // downUs: MRD_PROBE_DOWN_US (cut, or slow, after 10x that).
+  Mesh(int ranks, bool withRouters, int relaySlowPct = 25, uint64_t downUs = 1000, bool tcp = false)
       : n(ranks), links(static_cast<size_t>(ranks)), routers(static_cast<size_t>(ranks)),
         stuck(static_cast<size_t>(ranks), false) {
     LinkOptions opt;
-    opt.probe.downUs = 1000;  // cut after 10 ms of silence
+    opt.probe.downUs = downUs;
     opt.probe.relaySlowPct = relaySlowPct;
     for (auto& row : links) row.resize(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) {
@@ -60,7 +90,11 @@ struct Mesh {
         std::vector<PathDesc> di, dj;
         for (int k = 0; k < 2; ++k) {
           int sv[2];
-          EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+          if (tcp) {
+            EXPECT_TRUE(tcpPair(sv));
+          } else {
+            EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+          }
           PathDesc x, y;
           x.fd = sv[0];
           y.fd = sv[1];
@@ -303,13 +337,15 @@ TEST(LinkRelay, ARelayThatClosesPassesOnWhatItHoldsFirst) {
 }
 
 // Every path between ranks 0 and 1 alive but slow (rank 1 reads them only
-// every 5 ms, as a slow network delivers; its kernel holds nothing for it):
-// after a message at full speed (which must not relay: a healthy link
-// keeps to its paths), rank 0's link opens its relay lane beside the
-// paths, rank 2 carries a good share of the next message, the paths
-// still theirs, and it arrives whole.
+// every 5 ms; over socket pairs nothing waits unread in a kernel, so to
+// the sender this is what a slow network looks like): after a message at
+// full speed (which must not relay: a healthy link keeps to its paths),
+// rank 0's link opens its relay lane beside the paths, rank 2 carries a
+// good share of the next message, the paths still theirs, and it arrives
+// whole. (Slow after 50 ms, cut after 50 ms of silence: a 5 ms reader
+// is far from both on a loaded machine.)
 TEST(LinkRelay, SlowPathsGetARelayLaneBesideThem) {
-  Mesh t(3, true);
+  Mesh t(3, true, 25, 5000);
   t.cut = false;
   EXPECT_EQ(sendOneMessage(t, 8 << 20, 0, 30), 0u) << "a healthy link relayed";
   EXPECT_FALSE(t.at(0, 1)->assisted());
@@ -325,11 +361,24 @@ TEST(LinkRelay, SlowPathsGetARelayLaneBesideThem) {
 // The same with MRD_PROBE_RELAY_SLOW_PCT=0: slow paths keep every chunk
 // (relaying is for cut links only), and the message still arrives.
 TEST(LinkRelay, SlowPathsKeepTheirChunksWhenRelayingIsForCutsOnly) {
-  Mesh t(3, true, 0);
+  Mesh t(3, true, 0, 5000);
   t.cut = false;
   EXPECT_EQ(sendOneMessage(t, 8 << 20, 0, 32), 0u);
   t.rank1ReadsRank0Every = std::chrono::milliseconds(5);
   EXPECT_EQ(sendOneMessage(t, 4 << 20, 1, 33), 0u);
+  EXPECT_FALSE(t.at(0, 1)->assisted());
+}
+
+// A slower reader (every 40 ms) over TCP: now the peer's kernel
+// acknowledges and holds what rank 1 has not read yet. A busy peer, not a
+// slow network: a third host would not help, and the link must not relay.
+// (Slow and cut after 100 ms.)
+TEST(LinkRelay, APeerThatReadsLateIsNotASlowNetwork) {
+  Mesh t(3, true, 25, 10000, /*tcp=*/true);
+  t.cut = false;
+  EXPECT_EQ(sendOneMessage(t, 8 << 20, 0, 34), 0u);
+  t.rank1ReadsRank0Every = std::chrono::milliseconds(40);
+  EXPECT_EQ(sendOneMessage(t, 8 << 20, 1, 35), 0u) << t.at(0, 1)->describeState();
   EXPECT_FALSE(t.at(0, 1)->assisted());
 }
 
