@@ -56,6 +56,7 @@ struct Args {
   double max_op_ms = 0;  // > 0: an operation slower than this fails the run
   bool expect_relay = false;  // fail the run unless rank 0 relayed bytes to a peer
   double expect_relay_pct = 0;  // and at least this share of its bytes to other hosts
+  double relay_at_most_pct = -1;  // fail if it relayed more than this share (< 0: no limit)
   std::string shift_log;      // probe log prefix: PREFIX.<rank>
 };
 
@@ -76,6 +77,8 @@ void Usage(const char* prog) {
       "  --expect-relay[=PCT]  fail the run (exit 1) unless rank 0 sent bytes to a peer\n"
       "                through a rank on a third host (a link's relay lane, stats entry\n"
       "                rail -1); with PCT, at least PCT%% of its bytes to other hosts\n"
+      "  --relay-at-most PCT  fail the run (exit 1) if rank 0 relayed more than PCT%% of its\n"
+      "                bytes to other hosts (healthy links must keep to their paths)\n"
       "  --shift-log PREFIX  every rank writes its probe log to PREFIX.<rank> (MRD_PROBE_LOG,\n"
       "                sampled every 200 us unless MRD_PROBE_LOG_INTERVAL_US is set; the\n"
       "                files are appended to); rank 0 reads its own back and says, per\n"
@@ -89,6 +92,7 @@ int ParseArgs(int argc, char** argv, Args* a) {
                                  {"fault-at", required_argument, nullptr, 'A'},
                                  {"max-op-ms", required_argument, nullptr, 'M'},
                                  {"expect-relay", optional_argument, nullptr, 'R'},
+                                 {"relay-at-most", required_argument, nullptr, 'L'},
                                  {"shift-log", required_argument, nullptr, 'S'},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
@@ -165,6 +169,13 @@ int ParseArgs(int argc, char** argv, Args* a) {
         a->max_op_ms = std::strtod(optarg, &end);
         if (*end != '\0' || !(a->max_op_ms > 0)) {
           std::fprintf(stderr, "link_fault_perf: --max-op-ms %s: want milliseconds > 0\n", optarg);
+          return 2;
+        }
+        break;
+      case 'L':
+        a->relay_at_most_pct = std::strtod(optarg, &end);
+        if (*end != '\0' || !(a->relay_at_most_pct >= 0 && a->relay_at_most_pct <= 100)) {
+          std::fprintf(stderr, "link_fault_perf: --relay-at-most %s: want a percentage in [0, 100]\n", optarg);
           return 2;
         }
         break;
@@ -338,7 +349,7 @@ int main(int argc, char** argv) {
   if (fault) fault_status = fault->Finish();
   bool too_slow = false;
   bool fault_missing = false;
-  bool relay_missing = false;
+  bool relay_unmet = false;
   if (rank == 0) {
     const double total_ms = (MonotonicUs() - start_us) / 1e3;
     std::printf("# %zu operations in %.0f ms, %" PRId64 " wrong elements\n", ops.size(), total_ms,
@@ -396,15 +407,15 @@ int main(int argc, char** argv) {
                     fault_status);
       }
     }
-    if (args.expect_relay) {
+    if (args.expect_relay || args.relay_at_most_pct >= 0) {
       // Read now rather than summed from the samples: the library's count
       // as of the end, whatever the report interval.
       std::map<int, uint64_t> relayed;
       std::string error;
       uint64_t sent = 0;
       if (!report.RelayedBytes(&relayed, &sent, &error)) {
-        std::printf("# --expect-relay: %s\n", error.c_str());
-        relay_missing = true;
+        std::printf("# relayed bytes: %s\n", error.c_str());
+        relay_unmet = true;
       } else {
         uint64_t all = 0;
         for (const auto& [peer, bytes] : relayed) {
@@ -414,21 +425,28 @@ int main(int argc, char** argv) {
         }
         const double pct = sent > 0 ? 100.0 * static_cast<double>(all) / static_cast<double>(sent) : 0;
         std::printf("# relayed: %.1f%% of rank 0's bytes to other hosts\n", pct);
-        if (all == 0) {
+        if (args.relay_at_most_pct >= 0 && pct > args.relay_at_most_pct) {
+          std::printf("# expected at most %.1f%% of rank 0's bytes relayed through another host\n",
+                      args.relay_at_most_pct);
+          relay_unmet = true;
+        }
+        if (!args.expect_relay) {
+          // (only the bound above)
+        } else if (all == 0) {
           std::printf("# expected chunks relayed through another host (stats entry rail -1), none were%s\n",
                       relayed.empty() ? " (no link lists a relay lane)" : "");
-          relay_missing = true;
+          relay_unmet = true;
         } else if (pct < args.expect_relay_pct) {
           std::printf("# expected at least %.1f%% of rank 0's bytes relayed through another host\n",
                       args.expect_relay_pct);
-          relay_missing = true;
+          relay_unmet = true;
         }
       }
     }
     std::fflush(stdout);
   }
   mrdperf::CheckCall(rank, comm, "mrdCommDestroy", mrdCommDestroy(comm));
-  return total_wrong == 0 && !(fault && fault->failed()) && !too_slow && !fault_missing && !relay_missing
+  return total_wrong == 0 && !(fault && fault->failed()) && !too_slow && !fault_missing && !relay_unmet
              ? 0
              : 1;
 }

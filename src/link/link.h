@@ -311,8 +311,8 @@ class Link : public transport::Connection {
   PathEstimate relayLaneEstimate(uint64_t now) const;
   // The peer, not the network, is what the path's data waits for: its
   // window is shut, its kernel holds back ACKs for a process that reads
-  // nothing, or holds much of the data unread (TCP_INFO, SIOCOUTQ).
-  bool peerHolds(const Path& path) const;
+  // nothing, or has all or much of the data unread (TCP_INFO, SIOCOUTQ).
+  bool peerHolds(const Path& path, uint64_t now) const;
   void pumpRelay(uint64_t now, bool* moved);
   bool takeRelayFrame(size_t p);             // onto the path's current frame, if one waits
   Status finishRelayFrame(size_t p);         // one read from path p: deliver or pass on

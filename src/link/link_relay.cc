@@ -284,7 +284,7 @@ double Link::capacityBytesPerUs() const {
   return sum;
 }
 
-bool Link::peerHolds(const Path& path) const {
+bool Link::peerHolds(const Path& path, uint64_t now) const {
   if (path.inflight.empty()) return false;
   tcp_info ti{};
   socklen_t len = sizeof ti;
@@ -302,10 +302,15 @@ bool Link::peerHolds(const Path& path) const {
       return true;
     }
   }
-  // Or half the path's queue beyond the oldest frame not acknowledged is
-  // in the peer's kernel: it gathers what its process does not read.
-  // (Over a slow network the peer reads each frame as it comes.)
-  return path.inflight.front().wireEnd + opt_.pathCapBytes / 2 <= deliveredBytes(path);
+  // Or everything written is in the peer's kernel (nothing of ours waits
+  // in the network) and its process has acknowledged nothing for downUs,
+  // or half the path's queue beyond the oldest frame not acknowledged is
+  // there: it gathers what its process does not read. (Over a slow
+  // network the bytes queue on the way, and the peer reads each frame as
+  // it comes.)
+  const uint64_t delivered = deliveredBytes(path);
+  return (delivered >= path.wireBytes && now - path.lastAckNs >= opt_.probe.downUs * 1000) ||
+         path.inflight.front().wireEnd + opt_.pathCapBytes / 2 <= delivered;
 }
 
 void Link::judgeSlow(uint64_t now) {
@@ -348,6 +353,14 @@ void Link::judgeSlow(uint64_t now) {
   const double slowBelow = reference * opt_.probe.relaySlowPct / 100.0;
   const uint64_t holdNs = kCutFactor * opt_.probe.downUs * 1000;
   if (assisting_) {
+    // No relay to take chunks (the others are cut or slow themselves):
+    // the lane closes, and this link may serve as a relay again.
+    if (!relayUsable_) {
+      assisting_ = false;
+      slowSinceNs_ = recoveredSinceNs_ = 0;
+      markRelay(true, "no relay available: relaying beside the paths ends", now);
+      return;
+    }
     // Back above twice the threshold for as long as it took to open: the
     // paths carry it alone again.
     if (direct < 2 * slowBelow) {
@@ -365,7 +378,7 @@ void Link::judgeSlow(uint64_t now) {
   if (direct < slowBelow) {
     // A peer that reads slowly (busy, descheduled) slows every path as
     // much; a third host would not help it.
-    for (const Path& p : paths_) peerBound = peerBound || (!p.dead && peerHolds(p));
+    for (const Path& p : paths_) peerBound = peerBound || (!p.dead && peerHolds(p, now));
   }
   if (direct >= slowBelow || peerBound) {
     slowSinceNs_ = 0;
@@ -373,6 +386,9 @@ void Link::judgeSlow(uint64_t now) {
   }
   if (slowSinceNs_ == 0) slowSinceNs_ = now;
   if (now - slowSinceNs_ < holdNs) return;
+  // (Only with a relay to go to: an assisted link serves as no one's relay,
+  // and a link carrying a cut link's relayed frames looks slow to itself.)
+  if (router_->pickRelay(peer_, [](int) { return false; }) < 0) return;
   assisting_ = true;
   recoveredSinceNs_ = 0;
   relayBytesPerUs_ = 0;  // measured afresh
