@@ -59,8 +59,8 @@ const std::vector<ParamDoc>& paramTable() {
        "Write probe samples and path state changes as JSON lines here; %h host, %p pid, %r rank."},
       {"MRD_PROBE_LOG_INTERVAL_US", "1000",
        "At most one sample line per path per this interval in MRD_PROBE_LOG (state changes always)."},
-      {"MRD_PROBE_RELAY_SLOW_PCT", "25",
-       "With ranks on 3+ hosts: a link whose paths all carry less than this percentage of what it (or a link to a possible relay) carried lately also sends through a third host, each chunk on the lane that delivers it soonest (0-90; 0: relay only when every path is cut)."},
+      {"MRD_PROBE_RELAY_SLOW_PCT", "0",
+       "With ranks on 3+ hosts: a link whose paths all carry less than this percentage of its share of what it carried lately (or of another link) also sends through a third host, each chunk on the lane that delivers it soonest (0-90, e.g. 25; 0: relay only when every path is cut)."},
   };
   return table;
 }

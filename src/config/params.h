@@ -61,7 +61,7 @@ struct Params {
   int probeEwmaPct = 25;               // MRD_PROBE_EWMA_PCT
   std::string probeLog;                // MRD_PROBE_LOG
   int64_t probeLogIntervalUs = 1000;   // MRD_PROBE_LOG_INTERVAL_US
-  int probeRelaySlowPct = 25;          // MRD_PROBE_RELAY_SLOW_PCT
+  int probeRelaySlowPct = 0;           // MRD_PROBE_RELAY_SLOW_PCT
 
   // Variables that were set explicitly, "NAME=value", for the INFO log.
   std::vector<std::string> explicitlySet;

@@ -112,7 +112,7 @@ TEST(ProbeConfig, VariablesAreDocumented) {
   EXPECT_EQ(docs["MRD_PROBE_EWMA_PCT"], "25");
   EXPECT_EQ(docs.count("MRD_PROBE_LOG"), 1u);
   EXPECT_EQ(docs["MRD_PROBE_LOG_INTERVAL_US"], "1000");
-  EXPECT_EQ(docs["MRD_PROBE_RELAY_SLOW_PCT"], "25");
+  EXPECT_EQ(docs["MRD_PROBE_RELAY_SLOW_PCT"], "0");
 }
 
 TEST(PathHealth, StartsHealthyWithNothingMeasured) {
