@@ -133,7 +133,8 @@ class Communicator {
   // Job layout, link calibration and the tuner (comm_tune.cc).
   Status setupTuner();
   Status calibrate(tuner::MachineModel* out);
-  Status timePingPong(int peer, bool initiator, size_t bytes, int reps, double* bestUs);
+  Status timePingPong(int peer, bool initiator, size_t bytes, int reps, double* bestUs,
+                      double* medianUs = nullptr);
   // network: also timed with a long message (a shaper's bucket may hide
   // the rate from a short one).
   Status measureLink(const std::vector<int>& members, bool network, float* alphaUs, float* betaUsPerByte);

@@ -24,8 +24,10 @@ struct MachineModel {
   double gammaUsPerByte = 1.0 / 8e3;  // local reduction, 8 GB/s
   double copyUsPerByte = 1.0 / 16e3;  // local copy, 16 GB/s
   // With more ranks than cores on a host, a round whose partner changes
-  // (recursive doubling, trees, Bruck, one-shot) waits for that partner to
-  // be scheduled: alpha times this. max(1, ranks per core / 2).
+  // (recursive doubling, trees, Bruck) waits for that partner to be
+  // scheduled: alpha times this; and the ranks' copies and reductions
+  // share the cores: every byte term times this too. max(1, ranks per
+  // core / 2): the bandwidth factors were fitted at 2 ranks per core.
   double roundFactor = 1.0;
 };
 

@@ -105,9 +105,12 @@ std::string winner(CollKind kind, size_t bytes, int nranks, const std::vector<st
 
 TEST(CostModel, DecisionTableForFixedAlphaBeta) {
   const std::vector<std::string> ar = {"direct", "ring", "recursive_doubling", "rabenseifner", "tree"};
-  // Latency-bound: one round beats log rounds beats 2(n-1) rounds.
-  EXPECT_EQ(winner(CollKind::kAllReduce, 8, 8, ar), "direct");
-  EXPECT_EQ(winner(CollKind::kAllReduce, 8, 8, {"ring", "recursive_doubling", "tree"}), "recursive_doubling");
+  // Latency-bound: log rounds beat 2(n-1) rounds, and direct's one round
+  // (p-1 arrivals at half a latency each) unless ranks wait to be
+  // scheduled (OversubscriptionPenalisesChangingPartners).
+  EXPECT_EQ(winner(CollKind::kAllReduce, 8, 8, ar), "recursive_doubling");
+  EXPECT_EQ(winner(CollKind::kAllReduce, 8, 4, ar), "recursive_doubling");
+  EXPECT_EQ(winner(CollKind::kAllReduce, 8, 8, {"ring", "direct", "tree"}), "direct");
   // Bandwidth-bound: one of the algorithms that send each byte about
   // twice (ring, Rabenseifner, the pipelined double tree), never the ones
   // that send the whole buffer every round.
@@ -136,9 +139,23 @@ TEST(CostModel, OversubscriptionPenalisesChangingPartners) {
   q.nranks = 8;
   const double rdIdle = predictUs("recursive_doubling", q, m);
   const double ringIdle = predictUs("ring", q, m);
+  const double directIdle = predictUs("direct", q, m);
+  q.bytes = 64 << 20;
+  const double ringBigIdle = predictUs("ring", q, m);
+  q.bytes = 8;
   m.roundFactor = 2;
-  EXPECT_DOUBLE_EQ(predictUs("ring", q, m), ringIdle);
+  EXPECT_NEAR(predictUs("ring", q, m), ringIdle, 0.01 * ringIdle);
+  EXPECT_NEAR(predictUs("direct", q, m), directIdle, 0.01 * directIdle);
   EXPECT_GT(predictUs("recursive_doubling", q, m), 1.9 * rdIdle);
+  // Direct's one round now beats recursive doubling's three.
+  const std::vector<std::string> ar = {"direct", "ring", "recursive_doubling", "rabenseifner", "tree"};
+  std::vector<double> costs;
+  for (const auto& a : ar) costs.push_back(predictUs(a, q, m));
+  EXPECT_EQ(ar[static_cast<size_t>(cheapest(costs))], "direct");
+  // The ranks' copies share the cores: bandwidth-bound costs double.
+  q.bytes = 64 << 20;
+  EXPECT_GT(predictUs("ring", q, m), 1.98 * ringBigIdle);  // not its latency terms
+  EXPECT_LT(predictUs("ring", q, m), 2 * ringBigIdle);
 }
 
 TEST(CostModel, UnmodelledPairsAreNegative) {
