@@ -61,6 +61,8 @@ const std::vector<ParamDoc>& paramTable() {
        "At most one sample line per path per this interval in MRD_PROBE_LOG (state changes always)."},
       {"MRD_PROBE_RELAY_SLOW_PCT", "0",
        "With ranks on 3+ hosts: a link whose paths all carry less than this percentage of its share of what it carried lately (or of another link) also sends through a third host, each chunk on the lane that delivers it soonest (0-90, e.g. 25; 0: relay only when every path is cut)."},
+      {"MRD_PROBE_RELAY_CPU_PCT", "75",
+       "With MRD_PROBE_RELAY_SLOW_PCT set: a slow link does not open its relay lane if this machine's tasks waited for a CPU at least this percentage of the time it looked slow (Linux PSI, /proc/pressure/cpu: short of CPU, not of network; 1-100; 100: never held back)."},
   };
   return table;
 }
@@ -138,6 +140,8 @@ Params readParams() {
       envInt("MRD_PROBE_LOG_INTERVAL_US", p.probeLogIntervalUs, 0, 600000000, set);
   p.probeRelaySlowPct =
       static_cast<int>(envInt("MRD_PROBE_RELAY_SLOW_PCT", p.probeRelaySlowPct, 0, 90, set));
+  p.probeRelayCpuPct =
+      static_cast<int>(envInt("MRD_PROBE_RELAY_CPU_PCT", p.probeRelayCpuPct, 1, 100, set));
   return p;
 }
 

@@ -62,6 +62,7 @@ struct Params {
   std::string probeLog;                // MRD_PROBE_LOG
   int64_t probeLogIntervalUs = 1000;   // MRD_PROBE_LOG_INTERVAL_US
   int probeRelaySlowPct = 0;           // MRD_PROBE_RELAY_SLOW_PCT
+  int probeRelayCpuPct = 75;           // MRD_PROBE_RELAY_CPU_PCT
 
   // Variables that were set explicitly, "NAME=value", for the INFO log.
   std::vector<std::string> explicitlySet;

@@ -415,6 +415,9 @@ class Link : public transport::Connection {
   bool relaying_ = false;      // cut: chunks go through relays
   bool assisting_ = false;     // slow: the relay lane beside the paths
   uint64_t slowSinceNs_ = 0;   // since when every path has been slow (0: they are not)
+  uint64_t slowCpuWaitUs_ = 0;  // the machine's CPU wait (PSI) then ...
+  bool slowCpuKnown_ = false;   // ... if the kernel tells it
+  uint64_t cpuBoundLogNs_ = 0;  // when "short of CPU" was last logged
   uint64_t recoveredSinceNs_ = 0;  // assisting: since when the paths carry enough again
   uint64_t lastOwedNs_ = 0;    // when data was last owed (judgeSlow)
   uint64_t lastSlowCheckNs_ = 0;
@@ -457,6 +460,7 @@ class Link : public transport::Connection {
   static constexpr uint64_t kSlowPeakNs = 10'000'000'000;
   // Slow paths are judged at most this often.
   static constexpr uint64_t kSlowCheckNs = 1'000'000;
+  static constexpr uint64_t kCpuBoundLogNs = 1'000'000'000;
   // A peer's kernel that sent no ACK for this long while our bytes travel
   // is delaying them for a process that reads nothing (peerHolds).
   static constexpr uint32_t kPeerQuietMs = 10;

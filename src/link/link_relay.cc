@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "link/cpu_pressure.h"
 #include "link/link.h"
 #include "link/relay_router.h"
 #include "core/mono_clock.h"
@@ -384,17 +385,39 @@ void Link::judgeSlow(uint64_t now) {
     slowSinceNs_ = 0;
     return;
   }
-  if (slowSinceNs_ == 0) slowSinceNs_ = now;
+  if (slowSinceNs_ == 0) {
+    slowSinceNs_ = now;
+    slowCpuKnown_ = readCpuWaitUs(opt_.probe.cpuPressureFile, &slowCpuWaitUs_);
+  }
   if (now - slowSinceNs_ < holdNs) return;
   // (Only with a relay to go to: an assisted link serves as no one's relay,
   // and a link carrying a cut link's relayed frames looks slow to itself.)
   if (router_->pickRelay(peer_, [](int) { return false; }) < 0) return;
+  // Short of CPU rather than of network (more ranks than cores, another
+  // job): every link crawls alike and a relay adds work on three hosts.
+  uint64_t waitedUs = 0;
+  std::string cpu;
+  if (slowCpuKnown_ && readCpuWaitUs(opt_.probe.cpuPressureFile, &waitedUs) && waitedUs >= slowCpuWaitUs_) {
+    const double pct = 100.0 * static_cast<double>(waitedUs - slowCpuWaitUs_) /
+                       (static_cast<double>(now - slowSinceNs_) / 1e3);
+    cpu = "; tasks waited for a CPU " + std::to_string(static_cast<int>(pct)) + "% of that time";
+    if (opt_.probe.relayCpuBoundPct < 100 && pct >= opt_.probe.relayCpuBoundPct) {
+      if (now - cpuBoundLogNs_ >= kCpuBoundLogNs) {
+        cpuBoundLogNs_ = now;
+        MRD_LOG_INFO(kNet, "rank {} peer {} channel {}: every path slow ({} of {} MB/s) but tasks waited for a CPU {:.0f}% of that time: short of CPU, not relaying (MRD_PROBE_RELAY_CPU_PCT={})",
+                     self_, peer_, channel_, static_cast<int>(direct), static_cast<int>(reference), pct,
+                     opt_.probe.relayCpuBoundPct);
+      }
+      slowSinceNs_ = 0;  // judged afresh
+      return;
+    }
+  }
   assisting_ = true;
   recoveredSinceNs_ = 0;
   relayBytesPerUs_ = 0;  // measured afresh
   relayBaseRttUs_ = 0;
   markRelay(false, "every path slow (" + std::to_string(static_cast<int>(direct)) + " of " +
-                       std::to_string(static_cast<int>(reference)) + " MB/s): relaying beside them", now);
+                       std::to_string(static_cast<int>(reference)) + " MB/s" + cpu + "): relaying beside them", now);
 }
 
 bool Link::owesData() const {

@@ -24,6 +24,7 @@ ProbeConfig probeConfigFromParams(const config::Params& p) {
   c.logPattern = p.probeLog;
   c.logIntervalUs = clampU(p.probeLogIntervalUs, 0, 600'000'000);
   c.relaySlowPct = clampI(p.probeRelaySlowPct, 0, 90);
+  c.relayCpuBoundPct = clampI(p.probeRelayCpuPct, 1, 100);
   return c;
 }
 

@@ -50,6 +50,15 @@ struct ProbeConfig {
   // links were judged slow, which made operations during a cut slower
   // (README). MRD_PROBE_RELAY_SLOW_PCT.
   int relaySlowPct = 0;
+  // ... unless this machine's tasks waited for a CPU at least this
+  // percentage of the time the paths looked slow (Linux PSI,
+  // /proc/pressure/cpu "some"; link/cpu_pressure.h): then the CPU is short,
+  // not the network, and a relay would cost more CPU. 100: never held back.
+  // Without PSI nothing is held back. MRD_PROBE_RELAY_CPU_PCT.
+  int relayCpuBoundPct = 75;
+  // Where the CPU pressure is read (tests point it elsewhere; empty: not
+  // read, nothing held back).
+  std::string cpuPressureFile = "/proc/pressure/cpu";
 
   // Fixed (not read from the environment).
   // Consecutive bad samples that turn a healthy path degraded.

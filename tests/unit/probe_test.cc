@@ -62,6 +62,7 @@ TEST(ProbeConfig, DefaultParamsGiveTheDefaults) {
   EXPECT_EQ(fromParams.logPattern, c.logPattern);
   EXPECT_EQ(fromParams.logIntervalUs, c.logIntervalUs);
   EXPECT_EQ(fromParams.relaySlowPct, c.relaySlowPct);
+  EXPECT_EQ(fromParams.relayCpuBoundPct, c.relayCpuBoundPct);
 }
 
 TEST(ProbeConfig, FromHandFilledParams) {
@@ -75,6 +76,7 @@ TEST(ProbeConfig, FromHandFilledParams) {
   p.probeLog = "/tmp/probe.%r.jsonl";
   p.probeLogIntervalUs = 0;
   p.probeRelaySlowPct = 40;
+  p.probeRelayCpuPct = 60;
   ProbeConfig c = probeConfigFromParams(p);
   EXPECT_EQ(c.intervalUs, 250u);
   EXPECT_EQ(c.idleIntervalUs, 50000u);
@@ -86,6 +88,7 @@ TEST(ProbeConfig, FromHandFilledParams) {
   EXPECT_EQ(c.logPattern, "/tmp/probe.%r.jsonl");
   EXPECT_EQ(c.logIntervalUs, 0u);
   EXPECT_EQ(c.relaySlowPct, 40);
+  EXPECT_EQ(c.relayCpuBoundPct, 60);
 
   // Nonsense in a hand-filled Params is clamped, not trusted.
   p.probeIntervalUs = -5;
@@ -93,12 +96,14 @@ TEST(ProbeConfig, FromHandFilledParams) {
   p.probeRecover = 0;
   p.probeEwmaPct = 400;
   p.probeRelaySlowPct = 95;
+  p.probeRelayCpuPct = 0;
   c = probeConfigFromParams(p);
   EXPECT_EQ(c.intervalUs, 1u);
   EXPECT_EQ(c.degradedRttFactor, 2);
   EXPECT_EQ(c.recoverSamples, 1);
   EXPECT_EQ(c.ewmaPct, 100);
   EXPECT_EQ(c.relaySlowPct, 90);
+  EXPECT_EQ(c.relayCpuBoundPct, 1);
 }
 
 TEST(ProbeConfig, VariablesAreDocumented) {
@@ -113,6 +118,7 @@ TEST(ProbeConfig, VariablesAreDocumented) {
   EXPECT_EQ(docs.count("MRD_PROBE_LOG"), 1u);
   EXPECT_EQ(docs["MRD_PROBE_LOG_INTERVAL_US"], "1000");
   EXPECT_EQ(docs["MRD_PROBE_RELAY_SLOW_PCT"], "0");
+  EXPECT_EQ(docs["MRD_PROBE_RELAY_CPU_PCT"], "75");
 }
 
 TEST(PathHealth, StartsHealthyWithNothingMeasured) {
