@@ -62,7 +62,7 @@ const std::vector<ParamDoc>& paramTable() {
       {"MRD_PROBE_RELAY_SLOW_PCT", "0",
        "With ranks on 3+ hosts: a link whose paths all carry less than this percentage of its share of what it carried lately (or of another link) also sends through a third host, each chunk on the lane that delivers it soonest (0-90, e.g. 25; 0: relay only when every path is cut)."},
       {"MRD_PROBE_RELAY_CPU_PCT", "75",
-       "With MRD_PROBE_RELAY_SLOW_PCT set: a slow link does not open its relay lane if this machine's tasks waited for a CPU at least this percentage of the time it looked slow (Linux PSI, /proc/pressure/cpu: short of CPU, not of network; 1-100; 100: never held back)."},
+       "With MRD_PROBE_RELAY_SLOW_PCT set: a slow link does not open its relay lane if this machine's tasks waited for a CPU at least this percentage of the time it looked slow (Linux PSI of the process's cgroup, else /proc/pressure/cpu: short of CPU, not of network; 1-100; 100: never held back; without PSI nothing is held back)."},
   };
   return table;
 }

@@ -1,7 +1,8 @@
-// How long this machine's tasks have waited for a CPU: Linux's pressure
-// stall information (/proc/pressure/cpu, "some ... total=<us>": time in
-// which at least one runnable task had no CPU). A link whose paths all
-// look slow while the tasks wait for CPUs most of that time is short of
+// How long tasks have waited for a CPU: Linux's pressure stall information
+// ("some ... total=<us>": time in which at least one runnable task had no
+// CPU), of this process's cgroup (v2, cpu.pressure) where the kernel keeps
+// one, else of the whole machine (/proc/pressure/cpu). A link whose paths
+// all look slow while tasks wait for CPUs most of that time is short of
 // CPU, not of network: relaying through a third host costs more CPU and
 // does not help it (link_relay.cc).
 #pragma once
@@ -11,12 +12,15 @@
 
 namespace mrd::link {
 
-// The "some" line's total in microseconds from the file's text; false if
-// there is none.
+// The "some" line's total in microseconds from a pressure file's text;
+// false if there is none.
 bool parseCpuWaitUs(const std::string& text, uint64_t* us);
 
-// Reads `file` (normally /proc/pressure/cpu); false where it is missing or
-// unreadable (kernels without PSI, psi=0, an empty name).
+// Reads a pressure file; false where it is missing or unreadable.
 bool readCpuWaitUs(const std::string& file, uint64_t* us);
+
+// This process's: its cgroup's cpu.pressure, else /proc/pressure/cpu
+// (chosen once); false without PSI (kernels before 4.20, psi=0).
+bool readCpuWaitUs(uint64_t* us);
 
 }  // namespace mrd::link

@@ -130,6 +130,9 @@ class Link : public transport::Connection {
   bool cut() const { return relaying_; }
   // Every path is slow: the relay lane carries chunks beside them.
   bool assisted() const { return assisting_; }
+  // How often every path looked slow but the lane stayed shut, the tasks
+  // having waited for a CPU (MRD_PROBE_RELAY_CPU_PCT).
+  uint64_t cpuHeldBack() const { return cpuHeldBack_; }
   // A send waits for acks.
   bool owesData() const;
   // What the live paths carried at best lately (sum of their capacities),
@@ -305,6 +308,7 @@ class Link : public transport::Connection {
   // The relay lane's state changed (relaying_ / assisting_ set already):
   // a transition in the stats and the probe log.
   void markRelay(bool wasOpen, const std::string& why, uint64_t now);
+  bool cpuWaitUs(uint64_t* us) const;  // opt_.probe.cpuWaitUs, or the kernel's
   // The path (or, assisting, paths_.size(): the relay lane) a chunk of
   // `bytes` goes to next; -1: it waits. fillEstimates() first.
   int pickLane(size_t bytes, uint64_t now);
@@ -415,9 +419,9 @@ class Link : public transport::Connection {
   bool relaying_ = false;      // cut: chunks go through relays
   bool assisting_ = false;     // slow: the relay lane beside the paths
   uint64_t slowSinceNs_ = 0;   // since when every path has been slow (0: they are not)
-  uint64_t slowCpuWaitUs_ = 0;  // the machine's CPU wait (PSI) then ...
+  uint64_t slowCpuWaitUs_ = 0;  // the CPU wait (PSI) then ...
   bool slowCpuKnown_ = false;   // ... if the kernel tells it
-  uint64_t cpuBoundLogNs_ = 0;  // when "short of CPU" was last logged
+  uint64_t cpuHeldBack_ = 0;    // lanes not opened: short of CPU
   uint64_t recoveredSinceNs_ = 0;  // assisting: since when the paths carry enough again
   uint64_t lastOwedNs_ = 0;    // when data was last owed (judgeSlow)
   uint64_t lastSlowCheckNs_ = 0;

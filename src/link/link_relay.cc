@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstring>
 
@@ -387,7 +388,7 @@ void Link::judgeSlow(uint64_t now) {
   }
   if (slowSinceNs_ == 0) {
     slowSinceNs_ = now;
-    slowCpuKnown_ = readCpuWaitUs(opt_.probe.cpuPressureFile, &slowCpuWaitUs_);
+    slowCpuKnown_ = cpuWaitUs(&slowCpuWaitUs_);
   }
   if (now - slowSinceNs_ < holdNs) return;
   // (Only with a relay to go to: an assisted link serves as no one's relay,
@@ -397,15 +398,18 @@ void Link::judgeSlow(uint64_t now) {
   // job): every link crawls alike and a relay adds work on three hosts.
   uint64_t waitedUs = 0;
   std::string cpu;
-  if (slowCpuKnown_ && readCpuWaitUs(opt_.probe.cpuPressureFile, &waitedUs) && waitedUs >= slowCpuWaitUs_) {
-    const double pct = 100.0 * static_cast<double>(waitedUs - slowCpuWaitUs_) /
-                       (static_cast<double>(now - slowSinceNs_) / 1e3);
-    cpu = "; tasks waited for a CPU " + std::to_string(static_cast<int>(pct)) + "% of that time";
+  if (slowCpuKnown_ && now > slowSinceNs_ && cpuWaitUs(&waitedUs) && waitedUs >= slowCpuWaitUs_) {
+    const int pct = static_cast<int>(std::min(
+        100.0, 100.0 * static_cast<double>(waitedUs - slowCpuWaitUs_) / (static_cast<double>(now - slowSinceNs_) / 1e3)));
+    cpu = "; tasks waited for a CPU " + std::to_string(pct) + "% of that time";
     if (opt_.probe.relayCpuBoundPct < 100 && pct >= opt_.probe.relayCpuBoundPct) {
-      if (now - cpuBoundLogNs_ >= kCpuBoundLogNs) {
-        cpuBoundLogNs_ = now;
-        MRD_LOG_INFO(kNet, "rank {} peer {} channel {}: every path slow ({} of {} MB/s) but tasks waited for a CPU {:.0f}% of that time: short of CPU, not relaying (MRD_PROBE_RELAY_CPU_PCT={})",
-                     self_, peer_, channel_, static_cast<int>(direct), static_cast<int>(reference), pct,
+      ++cpuHeldBack_;
+      // (Once a second for the whole process: short of CPU, every link is.)
+      static std::atomic<uint64_t> loggedNs{0};
+      uint64_t last = loggedNs.load(std::memory_order_relaxed);
+      if (now - last >= kCpuBoundLogNs && loggedNs.compare_exchange_strong(last, now)) {
+        MRD_LOG_INFO(kNet, "rank {} peer {} channel {}: every path slow ({} of {} MB/s{}): short of CPU, not relaying (MRD_PROBE_RELAY_CPU_PCT={})",
+                     self_, peer_, channel_, static_cast<int>(direct), static_cast<int>(reference), cpu,
                      opt_.probe.relayCpuBoundPct);
       }
       slowSinceNs_ = 0;  // judged afresh
@@ -418,6 +422,10 @@ void Link::judgeSlow(uint64_t now) {
   relayBaseRttUs_ = 0;
   markRelay(false, "every path slow (" + std::to_string(static_cast<int>(direct)) + " of " +
                        std::to_string(static_cast<int>(reference)) + " MB/s" + cpu + "): relaying beside them", now);
+}
+
+bool Link::cpuWaitUs(uint64_t* us) const {
+  return opt_.probe.cpuWaitUs ? opt_.probe.cpuWaitUs(us) : readCpuWaitUs(us);
 }
 
 bool Link::owesData() const {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "config/params.h"
@@ -56,9 +57,10 @@ struct ProbeConfig {
   // not the network, and a relay would cost more CPU. 100: never held back.
   // Without PSI nothing is held back. MRD_PROBE_RELAY_CPU_PCT.
   int relayCpuBoundPct = 75;
-  // Where the CPU pressure is read (tests point it elsewhere; empty: not
-  // read, nothing held back).
-  std::string cpuPressureFile = "/proc/pressure/cpu";
+  // Reads how long tasks have waited for a CPU (us, cumulative); empty: the
+  // kernel's (link/cpu_pressure.h). Tests give their own; one returning
+  // false holds nothing back.
+  std::function<bool(uint64_t* waitedUs)> cpuWaitUs;
 
   // Fixed (not read from the environment).
   // Consecutive bad samples that turn a healthy path degraded.

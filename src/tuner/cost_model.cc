@@ -104,15 +104,16 @@ double bruckBlocks(int n) {
 // of a host share its network link, so inter-host bytes count per host.
 // Phases on different links overlap: the slower counts in full, the other
 // half (the pipeline fills and drains, and both load the memory system).
-// bwFactor: as bandwidthFactor below.
-double hierarchical(const CostQuery& q, const MachineModel& m, double chunk, double bwFactor) {
+// bwFactor: as bandwidthFactor below; cpu: every byte term's factor for
+// ranks sharing cores (MachineModel::roundFactor).
+double hierarchical(const CostQuery& q, const MachineModel& m, double chunk, double bwFactor, double cpu) {
   const int H = q.nhosts, L = q.maxLocal, p = q.nranks;
   if (H < 2 || L < 2) return -1;
   const bool rails = p == H * L;
   // Streaming phases move data faster than the ping-pong that measured beta.
-  const LinkModel in{m.intra.alphaUs, m.intra.betaUsPerByte * bwFactor};
-  const LinkModel ex{m.inter.alphaUs, m.inter.betaUsPerByte * bwFactor};
-  const double B = static_cast<double>(q.bytes), g = m.gammaUsPerByte;
+  const LinkModel in{m.intra.alphaUs, m.intra.betaUsPerByte * bwFactor * cpu};
+  const LinkModel ex{m.inter.alphaUs, m.inter.betaUsPerByte * bwFactor * cpu};
+  const double B = static_cast<double>(q.bytes), g = m.gammaUsPerByte * cpu, copy = m.copyUsPerByte * cpu;
   const double hp = (H - 1.0) / H, lp = (L - 1.0) / L, spread = (L - 1.0) / p;
   auto overlap = [](double x, double y) { return std::max(x, y) + 0.5 * std::min(x, y); };
   const double fill = (slices(B / p, chunk) - 1) * ex.alphaUs;
@@ -153,7 +154,7 @@ double hierarchical(const CostQuery& q, const MachineModel& m, double chunk, dou
       // leader packs and unpacks its host's share.
       return 2 * in.alphaUs + 2 * (L - 1) * 0.3 * in.alphaUs + ex.alphaUs +
              (H - 2) * 0.3 * ex.alphaUs + 2 * (L - 1) * B * in.betaUsPerByte +
-             L * hp * B * ex.betaUsPerByte + 2 * L * B * m.copyUsPerByte;
+             L * hp * B * ex.betaUsPerByte + 2 * L * B * copy;
     default:
       return -1;
   }
@@ -168,7 +169,8 @@ double hierarchical(const CostQuery& q, const MachineModel& m, double chunk, dou
 // benchmarks/algo_sweep (4 ranks on one 2-core host, 128 KiB - 32 MiB,
 // measured time over the formula's time with factor 1); a tuner plug-in
 // can correct them for other machines. The store-and-forward algorithms
-// do better while their buffers stay in cache (below 2 MiB here).
+// do better while their buffers stay in cache (below 2 MiB here; up to 2
+// MiB for Rabenseifner's reduce-scatter).
 double bandwidthFactor(const std::string& algo, CollKind kind, double bytes) {
   const bool allreduce = kind == CollKind::kAllReduce || kind == CollKind::kBarrier;
   const bool inCache = bytes < double(2 << 20);
@@ -201,13 +203,14 @@ double predictUs(const std::string& algo, const CostQuery& q, const MachineModel
   const double factor =
       multiHost ? share : bandwidthFactor(algo, q.kind, static_cast<double>(q.bytes));
   // A round with a new partner waits for it to be scheduled (direct's one
-  // round is in its latency term); and every rank's copies and reductions
-  // share the host's cores.
+  // round is in its latency term); and every rank's copies, reductions and
+  // socket work share the host's cores: every byte term, on either link.
   const double alpha = link.alphaUs * (hopping ? m.roundFactor : 1.0);
   const double cpu = m.roundFactor;
   if (multiHost && algo == "direct" &&
       (q.kind == CollKind::kAllReduce || q.kind == CollKind::kBarrier)) {
-    return alpha * (p - 1) + (p - 1) * static_cast<double>(q.bytes) * (link.betaUsPerByte * share + m.gammaUsPerByte);
+    return alpha * (p - 1) +
+           (p - 1) * static_cast<double>(q.bytes) * (link.betaUsPerByte * share + m.gammaUsPerByte) * cpu;
   }
   const Terms t{alpha, link.betaUsPerByte * factor * cpu, m.gammaUsPerByte * cpu, m.copyUsPerByte * cpu};
   const double B = static_cast<double>(q.bytes);
@@ -216,7 +219,7 @@ double predictUs(const std::string& algo, const CostQuery& q, const MachineModel
   const double block = B / p;
   if (p == 1) return B * t.c;  // a local copy whatever the algorithm
   if (algo == "hierarchical") {
-    return hierarchical(q, m, chunk, bandwidthFactor(algo, q.kind, B) * cpu);
+    return hierarchical(q, m, chunk, bandwidthFactor(algo, q.kind, B), cpu);
   }
   const int l = ceilLog2(p), p2 = floorPow2(p), l2 = ceilLog2(p2);
   const double fold = p2 != p ? 1.0 : 0.0;

@@ -17,14 +17,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/mono_clock.h"
@@ -84,16 +81,21 @@ struct Mesh {
   std::chrono::steady_clock::time_point rank1LastRead{};
 
   // downUs: MRD_PROBE_DOWN_US (cut, or slow, after 10x that).
-  // cpuPressure: where the links read the machine's CPU pressure; none by
-  // default, so that a busy test machine holds no relay back.
+  // cpuBusyPct: the links see tasks waiting for a CPU this share of the
+  // time (MRD_PROBE_RELAY_CPU_PCT's input); -1 (the default): they learn
+  // nothing, so that a busy test machine holds no relay back.
   Mesh(int ranks, bool withRouters, int relaySlowPct = 25, uint64_t downUs = 1000, bool tcp = false,
-       const std::string& cpuPressure = "")
+       int cpuBusyPct = -1)
       : n(ranks), links(static_cast<size_t>(ranks)), routers(static_cast<size_t>(ranks)),
         stuck(static_cast<size_t>(ranks), false) {
     LinkOptions opt;
     opt.probe.downUs = downUs;
     opt.probe.relaySlowPct = relaySlowPct;
-    opt.probe.cpuPressureFile = cpuPressure;
+    opt.probe.cpuWaitUs = [cpuBusyPct](uint64_t* us) {
+      if (cpuBusyPct < 0) return false;
+      *us = monotonicNs() / 1000 * static_cast<uint64_t>(cpuBusyPct) / 100;
+      return true;
+    };
     for (auto& row : links) row.resize(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) {
       for (int j = i + 1; j < n; ++j) {
@@ -390,75 +392,36 @@ TEST(LinkRelay, SlowPathsGetARelayLaneBesideThem) {
   EXPECT_LT(relayed, bytes) << "the slow paths carried nothing";
 }
 
-// /proc/pressure/cpu as a machine would show it whose tasks wait for a CPU
-// `busyPct` of the time: a thread rewrites the file (whole, by rename)
-// every millisecond with the "some" total grown by that share.
-class FakeCpuPressure {
- public:
-  explicit FakeCpuPressure(int busyPct) : busyPct_(busyPct) {
-    char dir[] = "/tmp/mrd-fake-psi-XXXXXX";
-    EXPECT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
-    path_ = dir_ + "/cpu";
-    write(0);
-    writer_ = std::thread([this] {
-      const auto start = std::chrono::steady_clock::now();
-      while (!stop_.load()) {
-        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - start).count();
-        write(static_cast<uint64_t>(us) * static_cast<uint64_t>(busyPct_) / 100);
-        usleep(1000);
-      }
-    });
-  }
-  ~FakeCpuPressure() {
-    stop_ = true;
-    writer_.join();
-    unlink(path_.c_str());
-    unlink((path_ + ".new").c_str());
-    rmdir(dir_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  void write(uint64_t waitedUs) {
-    const std::string text = "some avg10=0.00 avg60=0.00 avg300=0.00 total=" +
-                             std::to_string(1'000'000 + waitedUs) +
-                             "\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
-    const std::string tmp = path_ + ".new";
-    FILE* f = std::fopen(tmp.c_str(), "w");
-    if (f == nullptr) return;
-    std::fputs(text.c_str(), f);
-    std::fclose(f);
-    std::rename(tmp.c_str(), path_.c_str());
-  }
-  int busyPct_;
-  std::string dir_, path_;
-  std::atomic<bool> stop_{false};
-  std::thread writer_;
+// The slow paths of SlowPathsGetARelayLaneBesideThem while tasks wait for
+// a CPU 90% of the time (MRD_PROBE_RELAY_CPU_PCT 75): the CPU is short,
+// not the network; no relay, and the link says it held the lane back. The
+// twin at 10% relays: the pressure is what holds it back.
+struct CpuRun {
+  uint64_t relayed = 0, heldBack = 0;
 };
 
-// The slow paths of SlowPathsGetARelayLaneBesideThem on a machine whose
-// tasks wait for a CPU 90% of the time (MRD_PROBE_RELAY_CPU_PCT 75): the
-// CPU is short, not the network; no relay. Its twin below, the same at
-// 10%, relays: the pressure is what holds it back.
-uint64_t relayedWithCpuPressure(int busyPct, int seed) {
-  FakeCpuPressure psi(busyPct);
-  Mesh t(3, true, 25, 5000, false, psi.path());
+CpuRun slowPathsWithCpuBusy(int busyPct, int seed) {
+  Mesh t(3, true, 25, 5000, false, busyPct);
   t.cut = false;
   EXPECT_EQ(sendOneMessage(t, 8 << 20, 0, seed), 0u) << "a healthy link relayed";
   t.rank1ReadsRank0Every = std::chrono::milliseconds(5);
-  const uint64_t relayed = sendOneMessage(t, 16 << 20, 1, seed + 1);
+  CpuRun r;
+  r.relayed = sendOneMessage(t, 16 << 20, 1, seed + 1);
+  r.heldBack = t.at(0, 1)->cpuHeldBack();
   EXPECT_FALSE(t.at(0, 1)->cut());
-  return relayed;
+  return r;
 }
 
 TEST(LinkRelay, SlowPathsOnAMachineShortOfCpuKeepTheirChunks) {
-  EXPECT_EQ(relayedWithCpuPressure(90, 40), 0u);
+  const CpuRun r = slowPathsWithCpuBusy(90, 40);
+  EXPECT_EQ(r.relayed, 0u);
+  EXPECT_GT(r.heldBack, 0u) << "never judged slow: the test proves nothing";
 }
 
 TEST(LinkRelay, SlowPathsOnAMachineWithCpuToSpareRelay) {
-  EXPECT_GE(relayedWithCpuPressure(10, 42), uint64_t{16 << 20} / 4);
+  const CpuRun r = slowPathsWithCpuBusy(10, 42);
+  EXPECT_GE(r.relayed, uint64_t{16 << 20} / 4);
+  EXPECT_EQ(r.heldBack, 0u);
 }
 
 // The same with MRD_PROBE_RELAY_SLOW_PCT=0: slow paths keep every chunk
