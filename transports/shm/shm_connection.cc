@@ -17,7 +17,19 @@
 namespace mrd::transport::shm {
 namespace {
 
-constexpr uint32_t kData = 0, kPing = 1, kPong = 2, kByAddress = 3;
+constexpr uint32_t kData = 0, kPing = 1, kPong = 2, kByAddress = 3, kRewind = 4;
+// A sender that finds the ring empty this far into it starts the next
+// message at its beginning again (kRewind): back-to-back messages then
+// reuse the ring's first pages, warm in the cache and already mapped,
+// instead of touching a new page per few messages until the whole ring
+// has been faulted in (which made the first ~1000 calls of an 8 KiB
+// alltoall on 4 ranks 2-3x slower than the rest).
+constexpr size_t kRewindBytes = 64 << 10;
+// Only for messages up to this size: a large one written over lines the
+// peer has just read pulls them back from its cache (sendrecv of 64 KiB,
+// 2 ranks: 10.5-14.5 us rewinding, 6.7-9.5 not); it touches many pages
+// anyway.
+constexpr size_t kRewindMaxBytes = 16 << 10;
 // From this size on a message crosses by address, in one copy.
 constexpr size_t kCmaMinBytes = 32 << 10;
 // Bytes read per progress call, so one large message does not hold up the
@@ -124,11 +136,46 @@ Status ShmConnection::probe() {
   return Status::ok();
 }
 
+bool ShmConnection::rewindIfEmpty(size_t need) {
+  constexpr size_t kHdr = sizeof(ShmWireHeader);
+  const uint64_t head = out_.hdr->head.load(std::memory_order_relaxed);
+  const size_t at = static_cast<size_t>(head % out_.cap);
+  // Far enough in, the marker fits before the end, the next message fits
+  // before `at` (until the peer reads the marker that is all the room there
+  // is: a larger one would wait for it), and the peer has read everything
+  // (nothing it still needs lies where the next one goes).
+  if (need > kRewindMaxBytes || at < std::min(kRewindBytes, out_.cap / 2) || out_.cap - at < kHdr ||
+      need > at) {
+    return false;
+  }
+  if (out_.hdr->tail.load(std::memory_order_acquire) != head) return false;
+  const ShmWireHeader mark{0, 0, kRewind, 0, 0};
+  std::memcpy(out_.data + at, &mark, kHdr);
+  out_.hdr->head.store(head + (out_.cap - at), std::memory_order_release);
+  ++rewinds_;
+  return true;
+}
+
+std::string ShmConnection::describeState() const {
+  const uint64_t outHead = out_.hdr->head.load(std::memory_order_relaxed);
+  const uint64_t outTail = out_.hdr->tail.load(std::memory_order_relaxed);
+  const uint64_t inHead = in_.hdr->head.load(std::memory_order_relaxed);
+  const uint64_t inTail = in_.hdr->tail.load(std::memory_order_relaxed);
+  return "shm ring to the peer: " + std::to_string(outHead - outTail) + " of " + std::to_string(out_.cap) +
+         " bytes unread, next at offset " + std::to_string(outHead % out_.cap) + ", rewound " +
+         std::to_string(rewinds_) + " times; from the peer: " + std::to_string(inHead - inTail) +
+         " bytes unread; " + std::to_string(sends_.size()) + " sends and " + std::to_string(recvs_.size()) +
+         " receives queued";
+}
+
 Status ShmConnection::progressSend(bool* moved) {
   bool wrote = false;
   while (!sends_.empty()) {
     OutMsg& m = sends_.front();
     constexpr size_t kHdr = sizeof(ShmWireHeader);
+    if (sendDone_ == 0 && rewindIfEmpty(kHdr + (m.hdr.kind == kData && m.req != nullptr ? m.req->bytes : 0))) {
+      wrote = true;
+    }
     if (sendDone_ < kHdr) {
       size_t n = ringWrite(out_, reinterpret_cast<const char*>(&m.hdr) + sendDone_, kHdr - sendDone_);
       sendDone_ += n;
@@ -173,6 +220,13 @@ Status ShmConnection::progressRecv(bool* moved) {
       if (inHdrGot_ < kHdr) break;
       if (inHdr_.kind == kPing) {
         sends_.push(OutMsg{nullptr, ShmWireHeader{0, 0, kPong, 0, inHdr_.stampNs}});
+        inHdrGot_ = 0;
+        continue;
+      }
+      if (inHdr_.kind == kRewind) {
+        // The sender went back to the ring's start: skip to it.
+        const uint64_t tail = in_.hdr->tail.load(std::memory_order_relaxed);
+        in_.hdr->tail.store(tail + (in_.cap - tail % in_.cap) % in_.cap, std::memory_order_release);
         inHdrGot_ = 0;
         continue;
       }

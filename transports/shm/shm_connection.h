@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "core/ring_queue.h"
 #include "shm_segment.h"
@@ -41,6 +42,8 @@ class ShmConnection : public Connection {
   Status probe() override;
   ProbeSample lastProbe() const override { return probe_; }
   bool ringsDoorbell() const override { return true; }
+  // Ring fill and offsets, queues, and how often the sender rewound.
+  std::string describeState() const override;
 
  private:
   struct OutMsg {
@@ -48,6 +51,7 @@ class ShmConnection : public Connection {
     ShmWireHeader hdr{};
   };
   Status progressSend(bool* moved);
+  bool rewindIfEmpty(size_t need);
   Status progressRecv(bool* moved);
   Status readByAddress(Request* r, bool* moved);
   void completeAcked();
@@ -70,6 +74,7 @@ class ShmConnection : public Connection {
   size_t inHdrGot_ = 0;
   size_t recvDone_ = 0;
   unsigned idleCalls_ = 0;
+  uint64_t rewinds_ = 0;  // messages started at the ring's beginning again
   ProbeSample probe_{};
 };
 
