@@ -34,7 +34,7 @@ std::string pressureFile() {
       const size_t end = groups.find('\n', at);
       const std::string path = groups.substr(at, end == std::string::npos ? std::string::npos : end - at);
       for (const char* mount : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
-        if (path.empty() || path == "/") break;
+        if (path.empty() || path == "/") break;  // the root: the machine's file
         const std::string file = std::string(mount) + path + "/cpu.pressure";
         uint64_t probe = 0;
         if (readCpuWaitUs(file, &probe)) return file;

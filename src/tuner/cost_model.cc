@@ -43,8 +43,9 @@ double allreduce(const std::string& algo, double B, int p, const Terms& t, doubl
   const double part = (p - 1.0) / p;
   if (algo == "direct") {
     // One round, but every rank takes in p-1 messages and reduces them all:
-    // each arrival costs half a latency (measured: 2.3-2.6 alpha on 4
-    // ranks, 4.7 on 8, where recursive doubling's rounds cost 2 and 6).
+    // each arrival costs half a latency (fitted to algo_sweep: at 8 B direct
+    // took 1.14-1.29x recursive doubling's time on 4 ranks, 0.84x on 8,
+    // whose 2 and 3 rounds cost 2 and 6 alpha with roundFactor 1 and 2).
     return t.a * (1 + (p - 1) / 2.0) + (p - 1) * B * (t.b + t.g);
   }
   if (algo == "ring") {
