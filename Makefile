@@ -6,7 +6,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps build demo test test-fast bench-sweep install clean
+.PHONY: all deps build demo test test-fast bench-sweep bench-compare install clean
 
 all: build
 
@@ -35,6 +35,16 @@ NP ?= 4
 SWEEP_ARGS ?= -b 8 -e 64M -f 4 -R 3
 bench-sweep: build
 	./benchmarks/algo_sweep --build $(BUILD) --np $(NP) $(SWEEP_ARGS)
+
+# Meridian against Open MPI and Gloo (MPICH too when installed), one host and
+# namespace hosts, per collective and size (not run in CI; root for the
+# namespace settings; see benchmarks/README.md):
+#   make bench-compare COMPARE_ARGS="--settings local:2 --colls allreduce -e 64K"
+COMPARE_ARGS ?=
+bench-compare: build
+	./benchmarks/compare/install-deps.sh
+	$(MAKE) -f benchmarks/compare/Makefile BUILD=$(BUILD)
+	/usr/bin/python3 benchmarks/compare/compare.py --build $(BUILD) $(COMPARE_ARGS)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
