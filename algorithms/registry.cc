@@ -12,6 +12,7 @@ namespace mrd {
 namespace algo {
 std::unique_ptr<Algorithm> makeLinearAlgorithm();
 std::unique_ptr<Algorithm> makeDirectAlgorithm();
+std::unique_ptr<Algorithm> makeBoardAlgorithm();
 }
 
 void registerBuiltinAlgorithms(AlgorithmRegistry* registry) {
@@ -27,6 +28,7 @@ void registerBuiltinAlgorithms(AlgorithmRegistry* registry) {
   registry->add(algo::makeRabenseifnerAlgorithm());
   registry->add(algo::makeTreeAlgorithm());
   registry->add(algo::makeHierarchicalAlgorithm());
+  registry->add(algo::makeBoardAlgorithm());
 }
 
 const AlgorithmRegistry& builtinAlgorithms() {

@@ -22,6 +22,8 @@ const std::vector<ParamDoc>& paramTable() {
       {"MRD_SHM_RING_BYTES", "1048576", "Bytes of each shared-memory ring (per peer, channel)."},
       {"MRD_SHM_CMA", "0",
        "1: large shm messages are read straight from the sender (process_vm_readv), one copy."},
+      {"MRD_BOARD_BYTES", "4096",
+       "Largest input (bytes per rank) of a collective that runs through the shared-memory board when every rank is on one host; 0: never (0-1048576)."},
       {"MRD_NSOCKS_PER_PEER", "1", "TCP sockets per peer and channel (1-16)."},
       {"MRD_SOCKET_BUF_BYTES", "4194304", "SO_SNDBUF/SO_RCVBUF of TCP data sockets."},
       {"MRD_PATH_QUEUE_BYTES", "524288",
@@ -110,6 +112,7 @@ Params readParams() {
   p.shmDisable = envInt("MRD_SHM_DISABLE", 0, 0, 1, set) != 0;
   p.shmRingBytes = envInt("MRD_SHM_RING_BYTES", p.shmRingBytes, 4096, 1LL << 30, set);
   p.shmCma = envInt("MRD_SHM_CMA", 0, 0, 1, set) != 0;
+  p.boardBytes = envInt("MRD_BOARD_BYTES", p.boardBytes, 0, 1 << 20, set);
   p.nsocksPerPeer = static_cast<int>(envInt("MRD_NSOCKS_PER_PEER", 1, 1, 16, set));
   p.sockBufBytes = envInt("MRD_SOCKET_BUF_BYTES", p.sockBufBytes, 0, 1LL << 30, set);
   p.pathQueueBytes = envInt("MRD_PATH_QUEUE_BYTES", p.pathQueueBytes, 64 << 10, 64LL << 20, set);

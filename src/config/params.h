@@ -33,6 +33,7 @@ struct Params {
   bool shmDisable = false;             // MRD_SHM_DISABLE
   int64_t shmRingBytes = 1 << 20;      // MRD_SHM_RING_BYTES
   bool shmCma = false;                 // MRD_SHM_CMA
+  int64_t boardBytes = 4096;           // MRD_BOARD_BYTES
   int nsocksPerPeer = 1;               // MRD_NSOCKS_PER_PEER
   int64_t sockBufBytes = 4 << 20;      // MRD_SOCKET_BUF_BYTES
   int64_t pathQueueBytes = 512 << 10;  // MRD_PATH_QUEUE_BYTES

@@ -25,6 +25,10 @@ struct PlanContext {
   size_t channelMinBytes = 0;
   ScratchPool* scratch = nullptr;
   const topo::JobLayout* layout = nullptr;  // ranks per host (hierarchical algorithms)
+  // The shared-memory board's capacity (bytes per rank) for this call: 0
+  // when there is no board (ranks on several hosts, MRD_BOARD_BYTES=0) or
+  // the call is one of several in a group (core/local_board.h).
+  size_t boardBytes = 0;
 };
 
 class Algorithm {

@@ -109,6 +109,7 @@ Status Communicator::setupTransports() {
     ctx.nchannels = settings_.nchannels;
     ctx.timeoutMs = static_cast<int>(settings_.timeoutMs);
     ctx.abort = &abort_;
+    ctx.boardAreaBytes = params.boardBytes > 0 ? LocalBoard::areaBytes(static_cast<size_t>(params.boardBytes)) : 0;
     ctx.useFor.assign(static_cast<size_t>(nranks_), false);
     bool used = false;
     for (int p = 0; p < nranks_; ++p) {
@@ -117,6 +118,12 @@ Status Communicator::setupTransports() {
     }
     MRD_TRY(transports_[t]->connect(ctx, &conns_));
     if (used) env_.transports.push_back(transports_[t].get());
+    transport::BoardView view;
+    if (used && transports_[t]->boardView(&view)) {
+      board_.attach(std::move(view), transports_[t].get(), rank_, nranks_, static_cast<size_t>(params.boardBytes));
+      MRD_LOG_INFO(kInit, "rank {}: small collectives (up to {} bytes per rank) through the {} board", rank_,
+                   params.boardBytes, transports_[t]->name());
+    }
   }
   return Status::ok();
 }

@@ -18,6 +18,7 @@
 #include "config/params.h"
 #include "core/coll_request.h"
 #include "core/executor.h"
+#include "core/local_board.h"
 #include "core/schedule.h"
 #include "core/status.h"
 #include "topo/job_layout.h"
@@ -173,6 +174,7 @@ class Communicator {
   Schedule schedule_;
   ScratchPool scratch_;
   Executor executor_;
+  LocalBoard board_;  // small collectives when every rank is on this host
   tuner::Tuner tuner_;
   tuner::Decision decision_;
   std::vector<tuner::TrialTicket> trialTickets_;  // this execute's trial calls

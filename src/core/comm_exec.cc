@@ -1,6 +1,7 @@
 // Running operations: planning (algorithm choice, schedule), execution,
 // the stream worker, and finalize.
 #include <chrono>
+#include <string_view>
 
 #include "core/algorithm.h"
 #include "core/comm.h"
@@ -42,7 +43,10 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
   schedule_.clear();
   scratch_.releaseAll();
   trialTickets_.clear();
-  const PlanContext ctx = planContext();
+  PlanContext ctx = planContext();
+  // The board serves lone operations only: in a group its blocking round
+  // would hold up the other operations' transfers.
+  if (reqs.size() == 1 && board_.attached()) ctx.boardBytes = board_.capacity();
   std::vector<const CollRequest*> selfSends;  // sends to this rank, matched in order
   size_t selfRecvs = 0;
   for (const CollRequest& original : reqs) {
@@ -80,6 +84,16 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
     if (details) logDecision(req, decision_);
     if (decision_.trial.entry >= 0) trialTickets_.push_back(decision_.trial);
     const Algorithm* algo = decision_.algo;
+    if (ctx.boardBytes > 0 && std::string_view(algo->name()) == "board") {
+      Status st = board_.run(req, env_, [&] { return describe(reqs); });
+      if (st.isOk() && decision_.trial.entry >= 0) {
+        const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+        tuner_.recordTrial(decision_.trial, us);
+        if (decision_.trial.last) st = agreeOnTrials(decision_.trial.entry);
+      }
+      if (!st.isOk()) asyncError_.store(st.code());
+      return st;
+    }
     PlanContext callCtx = ctx;
     callCtx.nchannels = decision_.nchannels;
     callCtx.sliceBytes = decision_.chunkBytes;

@@ -192,6 +192,11 @@ Status Communicator::setupTuner() {
   const config::Params& params = config::processParams();
   layout_ = topo::buildJobLayout(nranks_, [this](int a, int b) { return bootstrap_->sameHost(a, b); });
   const int maxLocal = layout_.maxLocalSize();
+  // With more ranks on this host than cores, the peer a rank waits for
+  // often needs its core: it yields at once rather than poll first.
+  const int64_t cores = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  const size_t here = layout_.ranksOfHost[static_cast<size_t>(layout_.hostOf[static_cast<size_t>(rank_)])].size();
+  env_.purePollUs = static_cast<int64_t>(here) > cores ? 0 : kPurePollUs;
   if (layout_.localRank[static_cast<size_t>(rank_)] == 0 &&
       log::get(log::Subsys::kInit).should_log(spdlog::level::info)) {
     // Reading the hardware costs tens of milliseconds: only when asked.
@@ -217,6 +222,7 @@ Status Communicator::setupTuner() {
   lim.chunkForced = params.chunkSet;
   lim.channelMinBytes = static_cast<size_t>(params.channelMinBytes);
   lim.layout = &layout_;
+  lim.boardBytes = board_.attached() ? board_.capacity() : 0;
   // Trials need someone to measure against: not for one rank.
   lim.trials.enabled = params.autotune && nranks_ > 1;
   lim.trials.rounds = params.autotuneRounds;

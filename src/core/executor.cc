@@ -16,7 +16,6 @@ namespace mrd {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int64_t kPurePollUs = 3;
 
 int64_t usSince(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count();
@@ -275,7 +274,7 @@ Status Executor::run(const Schedule& s, const ExecutionEnv& env, const Describe&
       // The first microseconds are pure polling (a peer on the other core
       // answers within them); after that, give the core to ranks that
       // share it, since on an oversubscribed host they are who we wait for.
-      if (waited >= kPurePollUs) sched_yield();
+      if (waited >= env.purePollUs) sched_yield();
       continue;
     }
     if (waited / 1000 >= env.timeoutMs) return stuckError(s, env, what, waited / 1000);

@@ -17,6 +17,10 @@
 
 namespace mrd {
 
+// A peer on another core answers within this (us): waiting polls that long
+// before yielding.
+constexpr int64_t kPurePollUs = 3;
+
 struct ExecutionEnv {
   int rank = 0;
   int nranks = 1;
@@ -28,6 +32,9 @@ struct ExecutionEnv {
   const std::atomic<bool>* abort = nullptr;
   int64_t timeoutMs = 0;
   int64_t spinUs = 0;
+  // Of spinUs, how long a waiting rank polls before it starts yielding its
+  // core between polls (0 when the host has more of the job's ranks than cores).
+  int64_t purePollUs = kPurePollUs;
   // Progressed by every operation, used or not: links that may have to
   // relay other ranks' frames (core/comm_relay.cc).
   std::vector<transport::Connection*> alwaysProgress;

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,6 +87,15 @@ class Connection {
 
 using ConnectionTable = std::vector<std::vector<std::unique_ptr<Connection>>>;  // [peer][channel]
 
+// Shared memory for small collectives among the ranks of one host
+// (core/local_board.h): one area per rank, written only by its owner and
+// read by every other rank.
+struct BoardView {
+  std::vector<char*> areas;                    // [rank]
+  std::function<void(int rank)> wake;          // rings that rank's doorbell if it sleeps
+  std::function<std::string(int rank)> gone;   // why that rank can no longer take part; "" while it can
+};
+
 struct SetupContext {
   bootstrap::Bootstrap* bootstrap = nullptr;
   const config::Params* params = nullptr;
@@ -94,6 +104,8 @@ struct SetupContext {
   std::vector<bool> useFor;     // [peer]: this transport was chosen for that peer
   int timeoutMs = 0;
   const std::atomic<bool>* abort = nullptr;
+  // Bytes of each rank's board area (0: no board wanted).
+  size_t boardAreaBytes = 0;
 };
 
 class Transport {
@@ -131,6 +143,12 @@ class Transport {
   virtual Status deregisterMemory(void* handle) {
     (void)handle;
     return Status::ok();
+  }
+  // The board areas, when this transport reaches every other rank of the
+  // communicator through memory they share and SetupContext asked for them.
+  virtual bool boardView(BoardView* out) {
+    (void)out;
+    return false;
   }
   // Makes peers fail fast (they see the connection close) and wakes sleepers.
   virtual void abort() = 0;

@@ -219,6 +219,20 @@ double predictUs(const std::string& algo, const CostQuery& q, const MachineModel
   const double channelMin = static_cast<double>(q.channelMinBytes);
   const double block = B / p;
   if (p == 1) return B * t.c;  // a local copy whatever the algorithm
+  if (algo == "board") {
+    // One round through shared memory (core/local_board.h): every rank
+    // writes its input once and reads all p. Fitted to all_reduce_perf
+    // forced to each algorithm on one 2-core host (8 B: 0.6, 3.8-4.1 and
+    // 13-17 us at 2, 4 and 8 ranks, where direct, priced alpha x (1 +
+    // (p-1)/2), took 1.2, 7.9-9.6 and 26-28): a quarter of a latency per
+    // rank that must get a core; then p inputs copied and reduced.
+    if (multiHost) return -1;
+    // Reductions read every rank's whole input; the others read a block
+    // of each (or the root's input): B in all. Plus writing the input.
+    const bool reducing = q.kind == CollKind::kAllReduce || q.kind == CollKind::kReduce || q.kind == CollKind::kBarrier;
+    const double read = (reducing ? p * B : B) + B;
+    return link.alphaUs * (0.25 + p / 4.0) + read * (t.c + t.g);
+  }
   if (algo == "hierarchical") {
     return hierarchical(q, m, chunk, bandwidthFactor(algo, q.kind, B), cpu);
   }

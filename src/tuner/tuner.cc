@@ -2,6 +2,7 @@
 #include "tuner/tuner.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/datatype.h"
 
@@ -68,6 +69,7 @@ Status Tuner::init(const std::string& algoEnv, const AlgorithmRegistry* registry
   ctx.nchannels = limits.maxChannels;
   ctx.sliceBytes = limits.chunkBytes;
   ctx.layout = limits.layout;
+  ctx.boardBytes = limits.boardBytes > 0 ? SIZE_MAX : 0;  // implements it, whatever the size
   for (size_t k = 0; k < kCollKinds; ++k) {
     const AlgoRule& rule = policy_.perColl[k];
     if (!rule.set || rule.exclude) continue;
@@ -100,7 +102,8 @@ Status Tuner::choose(const CollRequest& req, const PlanContext& ctx, bool detail
   // Only the trials' settled answers are cached: a cached model-only answer
   // would bypass them.
   const bool cacheable = adjuster_ == nullptr && !details && (trials || !trials_.enabled());
-  if (cacheable && slot.valid && slot.kind == req.kind && slot.bytes == bytes) {
+  const bool board = ctx.boardBytes > 0;
+  if (cacheable && slot.valid && slot.kind == req.kind && slot.bytes == bytes && slot.board == board) {
     out->algo = slot.algo;
     out->nchannels = slot.nchannels;
     out->chunkBytes = slot.chunkBytes;
@@ -161,7 +164,7 @@ Status Tuner::choose(const CollRequest& req, const PlanContext& ctx, bool detail
   out->algo = algos_[static_cast<size_t>(best)];
   out->predictedUs = costs_[static_cast<size_t>(best)];
   if (adjuster_ == nullptr && settled && (trials || !trials_.enabled())) {
-    slot = CachedDecision{true, req.kind, bytes, out->algo, out->nchannels, out->chunkBytes,
+    slot = CachedDecision{true, req.kind, bytes, board, out->algo, out->nchannels, out->chunkBytes,
                           out->predictedUs};
   }
   if (details) {

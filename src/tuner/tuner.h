@@ -51,6 +51,9 @@ struct TunerLimits {
   // Which ranks share a host: hierarchical algorithms support a collective
   // (MRD_ALGO's per-collective check at init) only given one.
   const topo::JobLayout* layout = nullptr;
+  // The shared-memory board's capacity when the communicator has one (0:
+  // none): MRD_ALGO's per-collective check at init counts it in.
+  size_t boardBytes = 0;
   // Measured trials of the model's best candidates (off unless enabled:
   // the communicator turns them on from MRD_AUTOTUNE).
   TrialConfig trials;
@@ -101,6 +104,7 @@ class Tuner {
     bool valid = false;
     CollKind kind = CollKind::kAllReduce;
     size_t bytes = 0;
+    bool board = false;  // decided with the board available (a lone call)
     const Algorithm* algo = nullptr;
     int nchannels = 1;
     size_t chunkBytes = 0;

@@ -1,6 +1,8 @@
 // The shared-memory layout: one segment per rank and communicator, holding
-// that rank's inbound rings, one per (sender rank, channel), and a header
-// with the doorbell peers ring when they give it data or free ring space.
+// that rank's inbound rings, one per (sender rank, channel), a header with
+// the doorbell peers ring when they give it data or free ring space, and,
+// when every rank is on this host, the rank's board area (small
+// collectives, core/local_board.h).
 //
 // Segments are created, mapped by every peer, and unlinked at the end of
 // setup, so a crash later leaves nothing in /dev/shm; leftovers of a crash
@@ -44,10 +46,13 @@ struct SegmentLayout {
   int nranks = 0;
   int nchannels = 0;
   size_t ringBytes = 0;
+  size_t boardBytes = 0;  // the owner's board area, after the rings (0: none)
   size_t ringStride() const { return sizeof(RingHeader) + ringBytes; }
-  size_t totalBytes() const {
-    return sizeof(SegmentHeader) + static_cast<size_t>(nranks) * nchannels * ringStride();
+  size_t boardOffset() const {
+    const size_t end = sizeof(SegmentHeader) + static_cast<size_t>(nranks) * nchannels * ringStride();
+    return (end + 63) / 64 * 64;
   }
+  size_t totalBytes() const { return boardBytes > 0 ? boardOffset() + boardBytes : boardOffset(); }
   size_t ringOffset(int sender, int channel) const {
     return sizeof(SegmentHeader) +
            (static_cast<size_t>(sender) * nchannels + channel) * ringStride();

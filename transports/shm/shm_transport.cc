@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/uio.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -61,6 +62,22 @@ class ShmTransport : public Transport {
     if (wakeFd_ >= 0) close(wakeFd_);
   }
 
+  bool boardView(BoardView* out) override {
+    if (boardAreas_.empty()) return false;
+    out->areas = boardAreas_;
+    out->wake = [this](int rank) {
+      if (rank != self_ && peers_[static_cast<size_t>(rank)]) wakeOwner(peers_[static_cast<size_t>(rank)]->header());
+    };
+    out->gone = [this](int rank) -> std::string {
+      if (rank == self_ || !peers_[static_cast<size_t>(rank)]) return "";
+      const SegmentHeader* h = peers_[static_cast<size_t>(rank)]->header();
+      if (h->aborted.load(std::memory_order_acquire) != 0) return "rank " + std::to_string(rank) + " aborted or destroyed its communicator";
+      if (kill(h->pid, 0) != 0 && errno == ESRCH) return "the process of rank " + std::to_string(rank) + " (pid " + std::to_string(h->pid) + ") is gone";
+      return "";
+    };
+    return true;
+  }
+
   void abort() override {
     if (own_ == nullptr) return;
     own_->header()->aborted.store(1);
@@ -76,6 +93,8 @@ class ShmTransport : public Transport {
   std::vector<std::unique_ptr<Segment>> peers_;
   uint32_t bell_ = 0;
   int wakeFd_ = -1;
+  int self_ = -1;
+  std::vector<char*> boardAreas_;  // [rank], when every other rank is reached here
 };
 
 // The owner's wake socket: an abstract-namespace datagram socket named
@@ -111,6 +130,12 @@ Status ShmTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
   layout.nranks = n;
   layout.nchannels = ctx.nchannels;
   layout.ringBytes = static_cast<size_t>(ctx.params->shmRingBytes);
+  // A board needs every other rank on this transport (then every rank
+  // decides alike: the choice of transport is the same at both ends).
+  bool everyone = n > 1;
+  for (int p = 0; p < n; ++p) everyone = everyone && (p == me || ctx.useFor[static_cast<size_t>(p)]);
+  layout.boardBytes = everyone ? ctx.boardAreaBytes : 0;
+  self_ = me;
   if (needed) {
     removeStaleSegments();
     own_ = std::make_unique<Segment>();
@@ -164,6 +189,13 @@ Status ShmTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
   if (own_) own_->unlink();
   MRD_TRY(st);
   MRD_TRY(bs);
+  if (layout.boardBytes > 0) {
+    boardAreas_.assign(static_cast<size_t>(n), nullptr);
+    for (int p = 0; p < n; ++p) {
+      Segment& seg = p == me ? *own_ : *peers_[static_cast<size_t>(p)];
+      boardAreas_[static_cast<size_t>(p)] = seg.base() + layout.boardOffset();
+    }
+  }
   for (int p = 0; p < n; ++p) {
     if (!ctx.useFor[static_cast<size_t>(p)]) continue;
     Segment& peerSeg = *peers_[static_cast<size_t>(p)];

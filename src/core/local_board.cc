@@ -1,0 +1,265 @@
+// The board's protocol; see local_board.h.
+#include "core/local_board.h"
+
+#include <sched.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "core/datatype.h"
+#include "core/reduce.h"
+
+namespace mrd {
+
+// The first half of a slot's first cache line; its data follows at once.
+struct LocalBoard::SlotHeader {
+  std::atomic<uint64_t> seq;  // the operation whose input the slot holds (0: none yet)
+  uint32_t kind;              // CollKind
+  uint32_t type;              // mrdDataType_t
+  uint64_t count;
+  int32_t root;
+  uint32_t op;  // RedKind, average (bit 8), preMultiply (bit 9)
+};
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kLine = 64;
+constexpr size_t kHeaderBytes = 32;
+
+size_t roundUp(size_t v, size_t to) { return (v + to - 1) / to * to; }
+
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+uint32_t opCode(const CollRequest& req) {
+  switch (req.kind) {
+    case CollKind::kAllReduce:
+    case CollKind::kReduce:
+    case CollKind::kReduceScatter:
+      return static_cast<uint32_t>(req.reduce.kind) | (req.reduce.average ? 1u << 8 : 0u) |
+             (req.reduce.preMultiply ? 1u << 9 : 0u);
+    default:
+      return 0;
+  }
+}
+
+bool rooted(CollKind k) { return k == CollKind::kBroadcast || k == CollKind::kReduce; }
+
+std::string describeSlot(CollKind kind, size_t count, mrdDataType_t type, int root, uint32_t op) {
+  std::string s = std::string(collName(kind)) + " of " + std::to_string(count) + " " + dataTypeName(type);
+  if (rooted(kind)) s += " root " + std::to_string(root);
+  if (kind == CollKind::kAllReduce || kind == CollKind::kReduce || kind == CollKind::kReduceScatter) {
+    static const char* const kNames[] = {"sum", "prod", "max", "min"};
+    s += std::string(" ") + ((op & 0xff) < 4 ? kNames[op & 0xff] : "?");
+    if (op & (1u << 8)) s += " (avg)";
+    if (op & (1u << 9)) s += " (premultiplied)";
+  }
+  return s;
+}
+
+}  // namespace
+
+static_assert(sizeof(std::atomic<uint64_t>) == 8, "the board's sequence word is 8 bytes");
+
+size_t LocalBoard::areaBytes(size_t capacity) {
+  static_assert(sizeof(SlotHeader) == kHeaderBytes, "the slot header is half a cache line");
+  return kLine + 2 * roundUp(kHeaderBytes + capacity, kLine);
+}
+
+bool LocalBoard::handles(CollKind kind) {
+  switch (kind) {
+    case CollKind::kAllReduce:
+    case CollKind::kBroadcast:
+    case CollKind::kReduce:
+    case CollKind::kAllGather:
+    case CollKind::kReduceScatter:
+    case CollKind::kAlltoAll:
+      return true;
+    default:
+      return false;
+  }
+}
+
+size_t LocalBoard::inputBytes(const CollRequest& req, int nranks) {
+  const size_t es = dataTypeSize(req.type);
+  switch (req.kind) {
+    case CollKind::kReduceScatter:
+    case CollKind::kAlltoAll:
+      return req.count * es * static_cast<size_t>(nranks);
+    default:
+      return req.count * es;
+  }
+}
+
+void LocalBoard::attach(transport::BoardView view, transport::Transport* bell, int rank, int nranks,
+                        size_t capacity) {
+  view_ = std::move(view);
+  bell_ = bell;
+  rank_ = rank;
+  nranks_ = nranks;
+  capacity_ = capacity;
+  slotStride_ = roundUp(kHeaderBytes + capacity, kLine);
+  ops_ = 0;
+}
+
+LocalBoard::SlotHeader* LocalBoard::slot(int rank, uint64_t op) const {
+  return reinterpret_cast<SlotHeader*>(view_.areas[static_cast<size_t>(rank)] + kLine + (op & 1) * slotStride_);
+}
+
+std::atomic<uint64_t>* LocalBoard::readCounter(int rank) const {
+  return reinterpret_cast<std::atomic<uint64_t>*>(view_.areas[static_cast<size_t>(rank)]);
+}
+
+void LocalBoard::wakeOthers() {
+  for (int q = 0; q < nranks_; ++q) {
+    if (q != rank_) view_.wake(q);
+  }
+}
+
+Status LocalBoard::waitFor(int first, int last, const std::function<bool(int)>& ready, const ExecutionEnv& env,
+                           const std::function<std::string()>& what, const char* waitingFor) {
+  int next = first;  // peers before it are ready
+  auto allReady = [&] {
+    for (; next <= last; ++next) {
+      if (next != rank_ && !ready(next)) return false;
+    }
+    return true;
+  };
+  if (allReady()) return Status::ok();
+  const auto start = Clock::now();
+  while (true) {
+    for (int i = 0; i < 16; ++i) {
+      if (allReady()) return Status::ok();
+      cpuRelax();
+    }
+    if (env.abort != nullptr && env.abort->load(std::memory_order_relaxed)) {
+      return remoteError("rank " + std::to_string(rank_) + ": " + what() + ": the communicator was aborted");
+    }
+    const int64_t waitedUs = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
+    if (waitedUs < env.purePollUs) continue;
+    if (waitedUs < env.spinUs) {
+      sched_yield();  // ranks sharing our core are who we wait for
+      continue;
+    }
+    if (waitedUs / 1000 >= env.timeoutMs) {
+      return timeoutError("rank " + std::to_string(rank_) + ": " + what() + ": no progress for " +
+                          std::to_string(waitedUs / 1000) + " ms (MRD_TIMEOUT_MS), waiting on the shared-memory board for peer " +
+                          std::to_string(next) + " " + waitingFor + " (board operation " + std::to_string(ops_) + ")");
+    }
+    const std::string gone = view_.gone(next);
+    // A peer may publish its last operation and leave at once: what it
+    // wrote before it left still counts.
+    if (!gone.empty() && allReady()) return Status::ok();
+    if (!gone.empty()) {
+      return remoteError("rank " + std::to_string(rank_) + ": " + what() + ": waiting on the shared-memory board for peer " +
+                         std::to_string(next) + " " + waitingFor + ": " + gone);
+    }
+    bell_->prepareSleep();
+    const bool done = allReady();
+    if (!done) bell_->sleep(1000);
+    bell_->endSleep();
+    if (done) return Status::ok();
+  }
+}
+
+Status LocalBoard::checkSame(const SlotHeader& mine, const SlotHeader& theirs, int peer,
+                             const std::function<std::string()>& what) const {
+  const bool same = mine.kind == theirs.kind && mine.type == theirs.type && mine.count == theirs.count &&
+                    mine.op == theirs.op && (!rooted(static_cast<CollKind>(mine.kind)) || mine.root == theirs.root);
+  if (same) return Status::ok();
+  return invalidUsage("rank " + std::to_string(rank_) + ": " + what() + ": peer " + std::to_string(peer) +
+                      " called " +
+                      describeSlot(static_cast<CollKind>(theirs.kind), theirs.count,
+                                   static_cast<mrdDataType_t>(theirs.type), theirs.root, theirs.op) +
+                      " where this rank called " +
+                      describeSlot(static_cast<CollKind>(mine.kind), mine.count, static_cast<mrdDataType_t>(mine.type),
+                                   mine.root, mine.op) +
+                      " (operations issued in a different order on the two ranks?)");
+}
+
+Status LocalBoard::run(const CollRequest& req, const ExecutionEnv& env, const std::function<std::string()>& what) {
+  const uint64_t n = ++ops_;
+  const int p = nranks_, me = rank_;
+  const size_t es = dataTypeSize(req.type);
+  // 1. Our slot of operation n - 2 has been read by everyone.
+  if (n > 2) {
+    MRD_TRY(waitFor(0, p - 1, [&](int q) { return readCounter(q)->load(std::memory_order_acquire) >= n - 2; }, env,
+                    what, "to read this rank's input of two operations ago"));
+  }
+  // 2. Publish the input and what the operation is.
+  SlotHeader* own = slot(me, n);
+  char* ownData = reinterpret_cast<char*>(own) + kHeaderBytes;
+  const bool root = me == req.root;
+  const size_t input = inputBytes(req, p);
+  if (req.kind != CollKind::kBroadcast || root) {
+    if (req.reduce.preMultiply && opCode(req) != 0) {
+      scaleInto(ownData, req.sendbuf, input / es, req.type, req.reduce.scalar);
+    } else if (input > 0) {
+      std::memcpy(ownData, req.sendbuf, input);
+    }
+  }
+  own->kind = static_cast<uint32_t>(req.kind);
+  own->type = static_cast<uint32_t>(req.type);
+  own->count = req.count;
+  own->root = req.root;
+  own->op = opCode(req);
+  own->seq.store(n, std::memory_order_release);
+  wakeOthers();
+  // 3. The slots this rank needs.
+  int first = 0, last = p - 1;
+  if (req.kind == CollKind::kBroadcast) {
+    first = root ? p : req.root;  // the root needs none
+    last = root ? p - 1 : req.root;
+  }
+  if (req.kind == CollKind::kReduce && !root) first = p;                     // nor do a reduce's others
+  Status st = waitFor(first, last, [&](int q) { return slot(q, n)->seq.load(std::memory_order_acquire) == n; }, env,
+                      what, "to publish its input");
+  for (int q = first; st.isOk() && q <= last && q < p; ++q) {
+    if (q != me) st = checkSame(*own, *slot(q, n), q, what);
+  }
+  MRD_TRY(st);
+  // 4. The result, ranks in order.
+  auto data = [&](int q) -> const char* { return reinterpret_cast<const char*>(slot(q, n)) + kHeaderBytes; };
+  const size_t blk = req.count * es;
+  auto reduceInto = [&](void* dst, size_t offset) {
+    reduceArrays(dst, data(0) + offset, data(1) + offset, req.count, req.type, req.reduce.kind);
+    for (int q = 2; q < p; ++q) reduceArrays(dst, dst, data(q) + offset, req.count, req.type, req.reduce.kind);
+    if (req.reduce.average) divideInPlace(dst, req.count, req.type, p);
+  };
+  switch (req.kind) {
+    case CollKind::kAllReduce:
+      reduceInto(req.recvbuf, 0);
+      break;
+    case CollKind::kReduce:
+      if (root) reduceInto(req.recvbuf, 0);
+      break;
+    case CollKind::kReduceScatter:
+      reduceInto(req.recvbuf, static_cast<size_t>(me) * blk);
+      break;
+    case CollKind::kBroadcast:
+      if (blk > 0 && (req.recvbuf != req.sendbuf || !root)) {
+        std::memcpy(req.recvbuf, root ? static_cast<const char*>(req.sendbuf) : data(req.root), blk);
+      }
+      break;
+    case CollKind::kAllGather:
+      for (int q = 0; blk > 0 && q < p; ++q) std::memcpy(static_cast<char*>(req.recvbuf) + static_cast<size_t>(q) * blk, data(q), blk);
+      break;
+    case CollKind::kAlltoAll:
+      for (int q = 0; blk > 0 && q < p; ++q) {
+        std::memcpy(static_cast<char*>(req.recvbuf) + static_cast<size_t>(q) * blk, data(q) + static_cast<size_t>(me) * blk, blk);
+      }
+      break;
+    default:
+      return internalError("rank " + std::to_string(me) + ": " + what() + ": not a board operation");
+  }
+  // 5. Done reading operation n.
+  readCounter(me)->store(n, std::memory_order_release);
+  wakeOthers();
+  return Status::ok();
+}
+
+}  // namespace mrd

@@ -1,0 +1,79 @@
+// The board: small collectives among the ranks of one host without
+// messages. Every rank owns an area of shared memory (the shm transport
+// places it in the rank's segment; transport::BoardView) that only it
+// writes and every other rank reads: two slots, each a header and the
+// rank's input, and a counter of the operations whose slots it has read.
+//
+// Operation n (numbered alike on every rank) uses slot n % 2. A rank
+//   1. waits until every other rank has read its slot of operation n - 2,
+//   2. copies its input into the slot (scaled first for PreMulSum), writes
+//      what the operation is (collective, count, type, op, root) and, last,
+//      n into the slot's sequence word: the first cache line holds the
+//      sequence word, the description and the first 32 bytes of data, so a
+//      message of that size is one line for its readers,
+//   3. waits for the slots of operation n of the ranks it needs (all of
+//      them; the root alone for a broadcast; none on a reduce's non-root
+//      ranks), checks they describe the same operation,
+//   4. computes its result from the slots, ranks in order 0, 1, ..., so
+//      every rank gets the same bits, and
+//   5. publishes that it has read operation n.
+// One round of cache-line transfers instead of a message per step: no
+// schedule, no ring headers, no acknowledgements. Waiting polls, yields
+// the core after a few microseconds and then sleeps on the transport's
+// doorbell, which writers ring; it ends with an error naming the rank, the
+// peer and the operation on MRD_TIMEOUT_MS, on abort, or when the peer's
+// process is gone.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "core/coll_request.h"
+#include "core/executor.h"
+#include "transport/transport.h"
+
+namespace mrd {
+
+class LocalBoard {
+ public:
+  // Bytes of one rank's area for slots of `capacity` payload bytes.
+  static size_t areaBytes(size_t capacity);
+  // Bytes this rank publishes for `req` (its input).
+  static size_t inputBytes(const CollRequest& req, int nranks);
+  // Whether the board can run `req` at all (the collective; sizes aside).
+  static bool handles(CollKind kind);
+
+  // `bell` is the transport whose doorbell peers ring (the one that gave
+  // the view); `capacity` as passed to areaBytes.
+  void attach(transport::BoardView view, transport::Transport* bell, int rank, int nranks,
+              size_t capacity);
+  bool attached() const { return bell_ != nullptr; }
+  size_t capacity() const { return capacity_; }
+
+  // Runs `req` (handles() and inputBytes() <= capacity(): the caller
+  // checked). `what` names the operation in errors.
+  Status run(const CollRequest& req, const ExecutionEnv& env, const std::function<std::string()>& what);
+
+ private:
+  struct SlotHeader;
+  SlotHeader* slot(int rank, uint64_t op) const;
+  std::atomic<uint64_t>* readCounter(int rank) const;
+  // Polls `ready(peer)` for each peer in [first, last] but self until all
+  // are true, spinning, then yielding, then sleeping on the doorbell.
+  Status waitFor(int first, int last, const std::function<bool(int)>& ready, const ExecutionEnv& env,
+                 const std::function<std::string()>& what, const char* waitingFor);
+  Status checkSame(const SlotHeader& mine, const SlotHeader& theirs, int peer,
+                   const std::function<std::string()>& what) const;
+  void wakeOthers();
+
+  transport::BoardView view_;
+  transport::Transport* bell_ = nullptr;
+  int rank_ = 0, nranks_ = 1;
+  size_t capacity_ = 0, slotStride_ = 0;
+  uint64_t ops_ = 0;  // board operations run so far
+};
+
+}  // namespace mrd

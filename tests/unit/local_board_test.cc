@@ -1,0 +1,241 @@
+// The shared-memory board's protocol (core/local_board.h), white-box:
+// ranks are threads, their areas plain memory, the doorbell a no-op. The
+// data types and ops are the collectives matrix's job (MRD_ALGO=board in
+// tests/CMakeLists.txt); here: slots reused over many operations of mixed
+// kinds and roots, operations that differ between ranks, a peer that never
+// comes, one that is gone, and abort.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/local_board.h"
+
+namespace mrd {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class NoDoorbell : public transport::Transport {
+ public:
+  const char* name() const override { return "test"; }
+  bool viable() const override { return true; }
+  bool canReach(const bootstrap::Bootstrap&, int) const override { return true; }
+  Status connect(const transport::SetupContext&, transport::ConnectionTable*) override { return Status::ok(); }
+  bool hasDoorbell() const override { return true; }
+  void sleep(int timeoutUs) override { std::this_thread::sleep_for(std::chrono::microseconds(timeoutUs / 10)); }
+  void abort() override {}
+};
+
+// n ranks' areas, and a LocalBoard per rank.
+struct Boards {
+  Boards(int n, size_t capacity) : bytes(LocalBoard::areaBytes(capacity)) {
+    for (int r = 0; r < n; ++r) {
+      void* p = nullptr;
+      EXPECT_EQ(posix_memalign(&p, 64, bytes), 0);
+      std::memset(p, 0, bytes);
+      areas.emplace_back(static_cast<char*>(p), &std::free);
+    }
+    gone.assign(static_cast<size_t>(n), false);
+    boards.resize(static_cast<size_t>(n));
+    for (int r = 0; r < n; ++r) {
+      transport::BoardView v;
+      for (auto& a : areas) v.areas.push_back(a.get());
+      v.wake = [](int) {};
+      v.gone = [this](int q) { return gone[static_cast<size_t>(q)] ? std::string("rank ") + std::to_string(q) + " is gone" : std::string(); };
+      boards[static_cast<size_t>(r)].attach(v, &bell, r, n, capacity);
+    }
+  }
+  ExecutionEnv env(int timeoutMs = 10000) const {
+    ExecutionEnv e;
+    e.timeoutMs = timeoutMs;
+    e.spinUs = 50;
+    e.abort = &aborted;
+    return e;
+  }
+  size_t bytes;
+  std::vector<std::unique_ptr<char, decltype(&std::free)>> areas;
+  std::vector<LocalBoard> boards;
+  std::vector<bool> gone;
+  std::atomic<bool> aborted{false};
+  NoDoorbell bell;
+};
+
+void runRanks(int n, const std::function<void(int)>& fn) {
+  std::vector<std::thread> ts;
+  for (int r = 0; r < n; ++r) ts.emplace_back(fn, r);
+  for (auto& t : ts) t.join();
+}
+
+const auto kWhat = [] { return std::string("the test's operation"); };
+
+CollRequest request(CollKind kind, const void* send, void* recv, size_t count, int root = 0) {
+  CollRequest r;
+  r.kind = kind;
+  r.sendbuf = send;
+  r.recvbuf = recv;
+  r.count = count;
+  r.type = mrdFloat32;
+  r.root = root;
+  return r;
+}
+
+TEST(LocalBoard, ManyOperationsOfMixedKindsAndRootsReuseTheSlots) {
+  // 600 operations, each rank drawing the same sequence: every slot is
+  // written again 300 times, by ranks that run ahead of each other.
+  for (int n : {2, 3, 5}) {
+    Boards b(n, 1024);
+    std::atomic<int> wrong{0};
+    runRanks(n, [&](int r) {
+      std::mt19937 rng(7);
+      const ExecutionEnv env = b.env();
+      for (int op = 0; op < 600; ++op) {
+        const auto kind = static_cast<int>(rng() % 6);
+        const int root = static_cast<int>(rng() % static_cast<unsigned>(n));
+        const size_t count = 1 + rng() % 40;
+        std::vector<float> in(count * static_cast<size_t>(n)), out(count * static_cast<size_t>(n), -1.0f);
+        for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(op * 1000 + r * 100 + static_cast<int>(i));
+        CollKind k = CollKind::kAllReduce;
+        switch (kind) {
+          case 0: k = CollKind::kAllReduce; break;
+          case 1: k = CollKind::kBroadcast; break;
+          case 2: k = CollKind::kReduce; break;
+          case 3: k = CollKind::kAllGather; break;
+          case 4: k = CollKind::kReduceScatter; break;
+          default: k = CollKind::kAlltoAll; break;
+        }
+        Status st = b.boards[static_cast<size_t>(r)].run(request(k, in.data(), out.data(), count, root), env, kWhat);
+        if (!st.isOk()) {
+          ADD_FAILURE() << "rank " << r << " op " << op << ": " << st.message();
+          return;
+        }
+        auto input = [&](int q, size_t i) { return static_cast<float>(op * 1000 + q * 100 + static_cast<int>(i)); };
+        for (size_t i = 0; i < count; ++i) {
+          float want = 0, got = out[i];
+          switch (k) {
+            case CollKind::kAllReduce:
+              for (int q = 0; q < n; ++q) want += input(q, i);
+              break;
+            case CollKind::kReduce:
+              if (r != root) continue;
+              for (int q = 0; q < n; ++q) want += input(q, i);
+              break;
+            case CollKind::kBroadcast:
+              want = input(root, i);
+              break;
+            case CollKind::kReduceScatter:
+              for (int q = 0; q < n; ++q) want += input(q, static_cast<size_t>(r) * count + i);
+              break;
+            default:
+              break;
+          }
+          if (k == CollKind::kAllGather || k == CollKind::kAlltoAll) {
+            for (int q = 0; q < n; ++q) {
+              const float w = k == CollKind::kAllGather ? input(q, i) : input(q, static_cast<size_t>(r) * count + i);
+              if (out[static_cast<size_t>(q) * count + i] != w) ++wrong;
+            }
+            continue;
+          }
+          if (got != want) ++wrong;
+        }
+      }
+    });
+    EXPECT_EQ(wrong.load(), 0) << n << " ranks";
+  }
+}
+
+TEST(LocalBoard, DifferentOperationsOnTwoRanksAreAnErrorNamingBoth) {
+  Boards b(2, 256);
+  std::vector<std::string> errors(2);
+  runRanks(2, [&](int r) {
+    float in[3] = {1, 2, 3}, out[3];
+    Status st = b.boards[static_cast<size_t>(r)].run(request(CollKind::kAllReduce, in, out, r == 0 ? 2 : 3), b.env(), kWhat);
+    EXPECT_EQ(st.code(), mrdInvalidUsage) << "rank " << r;
+    errors[static_cast<size_t>(r)] = st.message();
+  });
+  EXPECT_NE(errors[0].find("peer 1 called allreduce of 3 float sum"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("this rank called allreduce of 2 float sum"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[1].find("peer 0 called allreduce of 2"), std::string::npos) << errors[1];
+}
+
+TEST(LocalBoard, APeerThatNeverComesTimesOutNamingIt) {
+  Boards b(3, 256);
+  float in = 1, out = 0;
+  const auto t0 = Clock::now();
+  // Ranks 0 and 1 run; rank 2 never does.
+  std::vector<Status> st(2);
+  runRanks(2, [&](int r) { st[static_cast<size_t>(r)] = b.boards[static_cast<size_t>(r)].run(request(CollKind::kAllReduce, &in, &out, 1), b.env(300), kWhat); });
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  for (const Status& s : st) {
+    EXPECT_EQ(s.code(), mrdTimeout);
+    EXPECT_NE(s.message().find("peer 2"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("the test's operation"), std::string::npos) << s.message();
+  }
+  EXPECT_GE(ms, 290);
+  EXPECT_LT(ms, 3000);
+}
+
+TEST(LocalBoard, APeerThatIsGoneIsAnErrorLongBeforeTheTimeout) {
+  Boards b(2, 256);
+  b.gone[1] = true;
+  float in = 1, out = 0;
+  const auto t0 = Clock::now();
+  Status st = b.boards[0].run(request(CollKind::kAllReduce, &in, &out, 1), b.env(60000), kWhat);
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  EXPECT_EQ(st.code(), mrdRemoteError);
+  EXPECT_NE(st.message().find("rank 1 is gone"), std::string::npos) << st.message();
+  EXPECT_LT(ms, 1000);
+}
+
+TEST(LocalBoard, WhatAPeerPublishedBeforeItLeftStillCounts) {
+  // The root of a broadcast publishes and leaves; a late reader still gets it.
+  Boards b(2, 256);
+  float in[2] = {4, 5}, out[2] = {0, 0};
+  ASSERT_TRUE(b.boards[0].run(request(CollKind::kBroadcast, in, in, 2, 0), b.env(), kWhat).isOk());
+  b.gone[0] = true;
+  Status st = b.boards[1].run(request(CollKind::kBroadcast, nullptr, out, 2, 0), b.env(), kWhat);
+  EXPECT_TRUE(st.isOk()) << st.message();
+  EXPECT_EQ(out[0], 4);
+  EXPECT_EQ(out[1], 5);
+}
+
+TEST(LocalBoard, AbortEndsAWait) {
+  Boards b(2, 256);
+  float in = 1, out = 0;
+  std::thread aborter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    b.aborted = true;
+  });
+  const auto t0 = Clock::now();
+  Status st = b.boards[0].run(request(CollKind::kAllReduce, &in, &out, 1), b.env(60000), kWhat);
+  aborter.join();
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  EXPECT_EQ(st.code(), mrdRemoteError);
+  EXPECT_NE(st.message().find("aborted"), std::string::npos) << st.message();
+  EXPECT_LT(ms, 2000);
+}
+
+TEST(LocalBoard, InputBytesAndWhatItHandles) {
+  CollRequest r = request(CollKind::kAlltoAll, nullptr, nullptr, 10);
+  EXPECT_EQ(LocalBoard::inputBytes(r, 4), 160u);
+  r.kind = CollKind::kAllGather;
+  EXPECT_EQ(LocalBoard::inputBytes(r, 4), 40u);
+  r.kind = CollKind::kReduceScatter;
+  EXPECT_EQ(LocalBoard::inputBytes(r, 4), 160u);
+  EXPECT_FALSE(LocalBoard::handles(CollKind::kAlltoAllv));
+  EXPECT_FALSE(LocalBoard::handles(CollKind::kSend));
+  EXPECT_TRUE(LocalBoard::handles(CollKind::kReduce));
+  // Slots are whole cache lines: a counter line and two slots.
+  EXPECT_EQ(LocalBoard::areaBytes(32), 64u + 2 * 64u);
+  EXPECT_EQ(LocalBoard::areaBytes(33), 64u + 2 * 128u);
+}
+
+}  // namespace
+}  // namespace mrd
