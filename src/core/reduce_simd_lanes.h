@@ -1,0 +1,215 @@
+// The SIMD reduction kernels, written once for any vector width with GCC's vector extensions.
+//
+// Only reduce_simd_avx2.cc and reduce_simd_avx512.cc include this, after their
+// `#pragma GCC target`, so each compiles its own copy for its instruction set. Everything here
+// has internal linkage (an unnamed namespace) so the linker can never merge the AVX-512 copy of a
+// function into code that runs on a CPU without it, as it may with inline functions or template
+// instantiations that have external linkage; for the same reason this file includes nothing
+// (the including file includes <cstddef>, <cstdint> and reduce_dispatch.h before its pragma).
+//
+// Semantics are those of the scalar loops in reduce.cc, lane by lane: the same single operation
+// per element in the same order, max/min as the same comparison and select (with a NaN operand
+// the result is b), integer sum and product in unsigned lanes so they wrap. Narrow floats are
+// widened exactly, combined in float and rounded once to nearest even, bit for bit as
+// float_formats.cc does (see HalfLanes and Bf16Lanes for the details that needed care).
+#pragma once
+
+namespace mrd::simd {
+namespace {
+
+template <typename T, size_t kBytes>
+struct VectorOf {
+  typedef T type __attribute__((vector_size(kBytes)));
+};
+
+// A lane type says how kCount elements in memory (Storage) become one vector (Vec) and back.
+
+// Elements the vectors compute in directly.
+template <typename T, size_t kBytes>
+struct NativeLanes {
+  using Storage = T;
+  using Vec = typename VectorOf<T, kBytes>::type;
+  static constexpr size_t kCount = kBytes / sizeof(T);
+  static Vec load(const T* p) {
+    Vec v;
+    __builtin_memcpy(&v, p, sizeof v);  // an unaligned vector load
+    return v;
+  }
+  static void store(T* p, Vec v) { __builtin_memcpy(p, &v, sizeof v); }
+};
+
+// bfloat16 as float vectors of kBytes. Widening is a shift. Narrowing rounds in integer lanes:
+// the hardware instruction (AVX512_BF16 vcvtneps2bf16) flushes denormals to zero and so does not
+// match floatToBf16, whose rounding this is, including the NaN rule (truncate, set the quiet bit).
+template <size_t kBytes>
+struct Bf16Lanes {
+  using Storage = uint16_t;
+  using Vec = typename VectorOf<float, kBytes>::type;
+  using Bits = typename VectorOf<uint32_t, kBytes>::type;
+  using Narrow = typename VectorOf<uint16_t, kBytes / 2>::type;
+  static constexpr size_t kCount = kBytes / sizeof(float);
+  static Vec load(const uint16_t* p) {
+    Narrow h;
+    __builtin_memcpy(&h, p, sizeof h);
+    return reinterpret_cast<Vec>(__builtin_convertvector(h, Bits) << 16);
+  }
+  static void store(uint16_t* p, Vec v) {
+    const Bits x = reinterpret_cast<Bits>(v);
+    const Bits rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+    const Bits nan = (x >> 16) | 0x0040u;
+    const Bits r = (x & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
+    const Narrow h = __builtin_convertvector(r, Narrow);
+    __builtin_memcpy(p, &h, sizeof h);
+  }
+};
+
+// float16 as float vectors of kBytes, converted by F16C-style instructions that the including
+// file wraps in Convert::widen (Narrow -> Vec) and Convert::narrow (Vec -> Narrow, rounding to
+// nearest even). Narrowing matches floatToHalf for every float32 (checked exhaustively over all
+// 2^32 inputs on AVX2 and AVX-512): subnormals, overflow to infinity and NaN (quiet bit set,
+// top of the payload kept) alike. Widening is exact but quiets signalling NaNs, which
+// halfToFloat keeps signalling, so load() clears the quiet bit again where the half had it clear.
+template <size_t kBytes, class Convert>
+struct HalfLanes {
+  using Storage = uint16_t;
+  using Vec = typename VectorOf<float, kBytes>::type;
+  using Bits = typename VectorOf<uint32_t, kBytes>::type;
+  using Narrow = typename VectorOf<uint16_t, kBytes / 2>::type;
+  static constexpr size_t kCount = kBytes / sizeof(float);
+  static Vec load(const uint16_t* p) {
+    Narrow h;
+    __builtin_memcpy(&h, p, sizeof h);
+    const Vec f = Convert::widen(h);
+    const Bits halfQuietBitClear = ~(__builtin_convertvector(h, Bits) << 13) & 0x00400000u;
+    const Bits isNan = reinterpret_cast<Bits>(f != f);
+    return reinterpret_cast<Vec>(reinterpret_cast<Bits>(f) & ~(isNan & halfQuietBitClear));
+  }
+  static void store(uint16_t* p, Vec v) {
+    const Narrow h = Convert::narrow(v);
+    __builtin_memcpy(p, &h, sizeof h);
+  }
+};
+
+// ---- Element-wise operations on whole vectors (the scalar ones in reduce.cc, lane by lane) ----
+
+struct SumLanes {
+  template <typename V>
+  V operator()(V a, V b) const {
+    return a + b;
+  }
+};
+struct ProdLanes {
+  template <typename V>
+  V operator()(V a, V b) const {
+    return a * b;
+  }
+};
+struct MaxLanes {
+  template <typename V>
+  V operator()(V a, V b) const {
+    return a > b ? a : b;
+  }
+};
+struct MinLanes {
+  template <typename V>
+  V operator()(V a, V b) const {
+    return a < b ? a : b;
+  }
+};
+struct SameLanes {
+  template <typename V>
+  V operator()(V a) const {
+    return a;
+  }
+};
+
+// The last elements of an input, fewer than a vector's worth, zero-padded to a full vector.
+template <class Lanes>
+struct PaddedTail {
+  typename Lanes::Storage data[Lanes::kCount] = {};
+  PaddedTail(const typename Lanes::Storage* p, size_t n) {
+    __builtin_memcpy(data, p, n * sizeof data[0]);
+  }
+};
+
+// out[i] = f(in[i]...) for i < n, a vector at a time. Every input vector is read before the
+// output vector is written, so out may be any of the inputs exactly. The elements past the last
+// full vector go through zero-padded buffers and the same vector code, so a tail computes what
+// the same elements would in the middle of a buffer.
+template <class Out, class... In, class F>
+void mapLanes(F f, typename Out::Storage* out, size_t n, const typename In::Storage*... in) {
+  constexpr size_t kCount = Out::kCount;
+  size_t i = 0;
+  for (; i + kCount <= n; i += kCount) Out::store(out + i, f(In::load(in + i)...));
+  if (i == n) return;
+  const size_t rest = n - i;
+  typename Out::Storage result[kCount];
+  Out::store(result, f(In::load(PaddedTail<In>(in + i, rest).data)...));
+  __builtin_memcpy(out + i, result, rest * sizeof result[0]);
+}
+
+// Sum and product in Arith lanes, max and min in Ordered ones: for signed integers the unsigned
+// type of the same width (wrapping) and the signed type (signed comparison).
+template <class Arith, class Ordered>
+void reduceLanes(void* dst, const void* a, const void* b, size_t n, RedKind kind) {
+  using A = typename Arith::Storage;
+  using O = typename Ordered::Storage;
+  static_assert(sizeof(A) == sizeof(O) && Arith::kCount == Ordered::kCount);
+  auto* da = static_cast<A*>(dst);
+  auto* aa = static_cast<const A*>(a);
+  auto* ba = static_cast<const A*>(b);
+  auto* dor = static_cast<O*>(dst);
+  auto* ao = static_cast<const O*>(a);
+  auto* bo = static_cast<const O*>(b);
+  switch (kind) {
+    case RedKind::kSum: mapLanes<Arith, Arith, Arith>(SumLanes{}, da, n, aa, ba); break;
+    case RedKind::kProd: mapLanes<Arith, Arith, Arith>(ProdLanes{}, da, n, aa, ba); break;
+    case RedKind::kMax: mapLanes<Ordered, Ordered, Ordered>(MaxLanes{}, dor, n, ao, bo); break;
+    case RedKind::kMin: mapLanes<Ordered, Ordered, Ordered>(MinLanes{}, dor, n, ao, bo); break;
+  }
+}
+
+// SimdKernels::reduce for vectors of kBytes. Every type but the fp8 formats.
+template <size_t kBytes, class HalfConvert>
+bool reduceAnyType(void* dst, const void* a, const void* b, size_t n, mrdDataType_t type,
+                   RedKind kind) {
+  using Half = HalfLanes<kBytes, HalfConvert>;
+  using Bf16 = Bf16Lanes<kBytes>;
+  using U8 = NativeLanes<uint8_t, kBytes>;
+  using U32 = NativeLanes<uint32_t, kBytes>;
+  using U64 = NativeLanes<uint64_t, kBytes>;
+  using F32 = NativeLanes<float, kBytes>;
+  using F64 = NativeLanes<double, kBytes>;
+  switch (type) {
+    case mrdInt8: reduceLanes<U8, NativeLanes<int8_t, kBytes>>(dst, a, b, n, kind); return true;
+    case mrdUint8: reduceLanes<U8, U8>(dst, a, b, n, kind); return true;
+    case mrdInt32: reduceLanes<U32, NativeLanes<int32_t, kBytes>>(dst, a, b, n, kind); return true;
+    case mrdUint32: reduceLanes<U32, U32>(dst, a, b, n, kind); return true;
+    case mrdInt64: reduceLanes<U64, NativeLanes<int64_t, kBytes>>(dst, a, b, n, kind); return true;
+    case mrdUint64: reduceLanes<U64, U64>(dst, a, b, n, kind); return true;
+    case mrdFloat32: reduceLanes<F32, F32>(dst, a, b, n, kind); return true;
+    case mrdFloat64: reduceLanes<F64, F64>(dst, a, b, n, kind); return true;
+    case mrdFloat16: reduceLanes<Half, Half>(dst, a, b, n, kind); return true;
+    case mrdBfloat16: reduceLanes<Bf16, Bf16>(dst, a, b, n, kind); return true;
+    default: return false;
+  }
+}
+
+// The whole table for vectors of kBytes.
+template <size_t kBytes, class HalfConvert>
+SimdKernels makeKernels(SimdLevel level) {
+  using Half = HalfLanes<kBytes, HalfConvert>;
+  using Bf16 = Bf16Lanes<kBytes>;
+  using F32 = NativeLanes<float, kBytes>;
+  return SimdKernels{
+      level,
+      reduceAnyType<kBytes, HalfConvert>,
+      [](const uint16_t* in, float* out, size_t n) { mapLanes<F32, Half>(SameLanes{}, out, n, in); },
+      [](const float* in, uint16_t* out, size_t n) { mapLanes<Half, F32>(SameLanes{}, out, n, in); },
+      [](const uint16_t* in, float* out, size_t n) { mapLanes<F32, Bf16>(SameLanes{}, out, n, in); },
+      [](const float* in, uint16_t* out, size_t n) { mapLanes<Bf16, F32>(SameLanes{}, out, n, in); },
+  };
+}
+
+}  // namespace
+}  // namespace mrd::simd
