@@ -21,23 +21,34 @@
 namespace mrd::simd {
 namespace {
 
-// 8 halves <-> 8 floats.
-struct Avx2HalfConvert {
+// Conversions of 8 lanes (see reduce_simd_lanes.h).
+struct Avx2Conversions {
   using Vec = VectorOf<float, 32>::type;
+  using Bits = VectorOf<uint32_t, 32>::type;
   using Narrow = VectorOf<uint16_t, 16>::type;
-  static Vec widen(Narrow h) {
+  static Vec halfToFloat(Narrow h) {
     return reinterpret_cast<Vec>(_mm256_cvtph_ps(reinterpret_cast<__m128i>(h)));
   }
-  static Narrow narrow(Vec f) {
+  static Narrow floatToHalf(Vec f) {
     return reinterpret_cast<Narrow>(
         _mm256_cvtps_ph(reinterpret_cast<__m256>(f), _MM_FROUND_TO_NEAREST_INT));
+  }
+  static Bits zeroExtend(Narrow h) {
+    return reinterpret_cast<Bits>(_mm256_cvtepu16_epi32(reinterpret_cast<__m128i>(h)));
+  }
+  // Packing works per 128-bit half (lanes 0-3 twice, then 4-7 twice); qwords 0 and 2 hold all 8.
+  static Narrow truncate(Bits x) {
+    const __m256i wide = reinterpret_cast<__m256i>(x);
+    const __m256i packed = _mm256_packus_epi32(wide, wide);
+    return reinterpret_cast<Narrow>(
+        _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08)));
   }
 };
 
 }  // namespace
 
 const SimdKernels& avx2Kernels() {
-  static const SimdKernels kernels = makeKernels<32, Avx2HalfConvert>(SimdLevel::kAvx2);
+  static const SimdKernels kernels = makeKernels<32, Avx2Conversions>(SimdLevel::kAvx2);
   return kernels;
 }
 

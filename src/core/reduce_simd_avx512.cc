@@ -20,25 +20,34 @@
 namespace mrd::simd {
 namespace {
 
-// 16 halves <-> 16 floats. The zero-masking forms with every lane selected: GCC 12's plain
-// _mm512_cvtph_ps and _mm512_cvtps_ph pass an "undefined" vector that -Wmaybe-uninitialized
-// reports.
-struct Avx512HalfConvert {
+// Conversions of 16 lanes (see reduce_simd_lanes.h), each in its zero-masking form with every
+// lane selected: GCC 12's plain forms (_mm512_cvtph_ps and the like) pass an "undefined" vector
+// that -Wmaybe-uninitialized reports.
+struct Avx512Conversions {
   using Vec = VectorOf<float, 64>::type;
+  using Bits = VectorOf<uint32_t, 64>::type;
   using Narrow = VectorOf<uint16_t, 32>::type;
-  static Vec widen(Narrow h) {
+  static Vec halfToFloat(Narrow h) {
     return reinterpret_cast<Vec>(_mm512_maskz_cvtph_ps(0xffff, reinterpret_cast<__m256i>(h)));
   }
-  static Narrow narrow(Vec f) {
+  static Narrow floatToHalf(Vec f) {
     return reinterpret_cast<Narrow>(
         _mm512_maskz_cvtps_ph(0xffff, reinterpret_cast<__m512>(f), _MM_FROUND_TO_NEAREST_INT));
+  }
+  static Bits zeroExtend(Narrow h) {
+    return reinterpret_cast<Bits>(
+        _mm512_maskz_cvtepu16_epi32(0xffff, reinterpret_cast<__m256i>(h)));
+  }
+  static Narrow truncate(Bits x) {
+    return reinterpret_cast<Narrow>(
+        _mm512_maskz_cvtepi32_epi16(0xffff, reinterpret_cast<__m512i>(x)));
   }
 };
 
 }  // namespace
 
 const SimdKernels& avx512Kernels() {
-  static const SimdKernels kernels = makeKernels<64, Avx512HalfConvert>(SimdLevel::kAvx512);
+  static const SimdKernels kernels = makeKernels<64, Avx512Conversions>(SimdLevel::kAvx512);
   return kernels;
 }
 

@@ -38,10 +38,19 @@ struct NativeLanes {
   static void store(T* p, Vec v) { __builtin_memcpy(p, &v, sizeof v); }
 };
 
+// The instruction-set specific part, which each including file supplies as a struct Isa with
+// static functions for its vector width (Vec: kBytes of float; Bits: kBytes of uint32_t;
+// Narrow: as many uint16_t):
+//   Vec halfToFloat(Narrow)   exact widening (F16C vcvtph2ps; quiets signalling NaNs)
+//   Narrow floatToHalf(Vec)   narrowing, round to nearest even (vcvtps2ph, immediate 0)
+//   Bits zeroExtend(Narrow)   each 16-bit lane zero-extended to 32 bits
+//   Narrow truncate(Bits)     the low 16 bits of each 32-bit lane (all below 2^16 here)
+// (GCC's generic __builtin_convertvector takes four instructions for one zero-extension on AVX2.)
+
 // bfloat16 as float vectors of kBytes. Widening is a shift. Narrowing rounds in integer lanes:
 // the hardware instruction (AVX512_BF16 vcvtneps2bf16) flushes denormals to zero and so does not
 // match floatToBf16, whose rounding this is, including the NaN rule (truncate, set the quiet bit).
-template <size_t kBytes>
+template <size_t kBytes, class Isa>
 struct Bf16Lanes {
   using Storage = uint16_t;
   using Vec = typename VectorOf<float, kBytes>::type;
@@ -51,25 +60,27 @@ struct Bf16Lanes {
   static Vec load(const uint16_t* p) {
     Narrow h;
     __builtin_memcpy(&h, p, sizeof h);
-    return reinterpret_cast<Vec>(__builtin_convertvector(h, Bits) << 16);
+    return reinterpret_cast<Vec>(Isa::zeroExtend(h) << 16);
   }
   static void store(uint16_t* p, Vec v) {
     const Bits x = reinterpret_cast<Bits>(v);
     const Bits rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
     const Bits nan = (x >> 16) | 0x0040u;
-    const Bits r = (x & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
-    const Narrow h = __builtin_convertvector(r, Narrow);
+    const Bits r = v != v ? nan : rounded;
+    const Narrow h = Isa::truncate(r);
     __builtin_memcpy(p, &h, sizeof h);
   }
 };
 
-// float16 as float vectors of kBytes, converted by F16C-style instructions that the including
-// file wraps in Convert::widen (Narrow -> Vec) and Convert::narrow (Vec -> Narrow, rounding to
-// nearest even). Narrowing matches floatToHalf for every float32 (checked exhaustively over all
-// 2^32 inputs on AVX2 and AVX-512): subnormals, overflow to infinity and NaN (quiet bit set,
-// top of the payload kept) alike. Widening is exact but quiets signalling NaNs, which
-// halfToFloat keeps signalling, so load() clears the quiet bit again where the half had it clear.
-template <size_t kBytes, class Convert>
+// float16 as float vectors of kBytes, converted by Isa::halfToFloat and Isa::floatToHalf
+// (F16C-style instructions). Narrowing matches floatToHalf for every float32 (checked
+// exhaustively over all 2^32 inputs on AVX2 and AVX-512): subnormals, overflow to infinity and
+// NaN (quiet bit set, top of the payload kept) alike. Widening is exact but quiets signalling NaNs, which
+// halfToFloat keeps signalling; with kExactNans, load() clears the quiet bit again where the
+// half had it clear. The reductions do without (a third of their work): a NaN operand of
+// +, *, or the max/min select gives a NaN result that store() quiets anyway, keeping the same
+// top payload bits, so their results are the same either way.
+template <size_t kBytes, class Isa, bool kExactNans>
 struct HalfLanes {
   using Storage = uint16_t;
   using Vec = typename VectorOf<float, kBytes>::type;
@@ -79,13 +90,14 @@ struct HalfLanes {
   static Vec load(const uint16_t* p) {
     Narrow h;
     __builtin_memcpy(&h, p, sizeof h);
-    const Vec f = Convert::widen(h);
-    const Bits halfQuietBitClear = ~(__builtin_convertvector(h, Bits) << 13) & 0x00400000u;
+    const Vec f = Isa::halfToFloat(h);
+    if constexpr (!kExactNans) return f;
+    const Bits halfQuietBitClear = ~(Isa::zeroExtend(h) << 13) & 0x00400000u;
     const Bits isNan = reinterpret_cast<Bits>(f != f);
     return reinterpret_cast<Vec>(reinterpret_cast<Bits>(f) & ~(isNan & halfQuietBitClear));
   }
   static void store(uint16_t* p, Vec v) {
-    const Narrow h = Convert::narrow(v);
+    const Narrow h = Isa::floatToHalf(v);
     __builtin_memcpy(p, &h, sizeof h);
   }
 };
@@ -170,11 +182,11 @@ void reduceLanes(void* dst, const void* a, const void* b, size_t n, RedKind kind
 }
 
 // SimdKernels::reduce for vectors of kBytes. Every type but the fp8 formats.
-template <size_t kBytes, class HalfConvert>
+template <size_t kBytes, class Isa>
 bool reduceAnyType(void* dst, const void* a, const void* b, size_t n, mrdDataType_t type,
                    RedKind kind) {
-  using Half = HalfLanes<kBytes, HalfConvert>;
-  using Bf16 = Bf16Lanes<kBytes>;
+  using Half = HalfLanes<kBytes, Isa, false>;
+  using Bf16 = Bf16Lanes<kBytes, Isa>;
   using U8 = NativeLanes<uint8_t, kBytes>;
   using U32 = NativeLanes<uint32_t, kBytes>;
   using U64 = NativeLanes<uint64_t, kBytes>;
@@ -195,20 +207,24 @@ bool reduceAnyType(void* dst, const void* a, const void* b, size_t n, mrdDataTyp
   }
 }
 
+// A block conversion between two lane types of the same vectors.
+template <class Out, class In>
+void convertLanes(const typename In::Storage* in, typename Out::Storage* out, size_t n) {
+  mapLanes<Out, In>(SameLanes{}, out, n, in);
+}
+
 // The whole table for vectors of kBytes.
-template <size_t kBytes, class HalfConvert>
+template <size_t kBytes, class Isa>
 SimdKernels makeKernels(SimdLevel level) {
-  using Half = HalfLanes<kBytes, HalfConvert>;
-  using Bf16 = Bf16Lanes<kBytes>;
+  using Half = HalfLanes<kBytes, Isa, true>;
+  using Bf16 = Bf16Lanes<kBytes, Isa>;
   using F32 = NativeLanes<float, kBytes>;
-  return SimdKernels{
-      level,
-      reduceAnyType<kBytes, HalfConvert>,
-      [](const uint16_t* in, float* out, size_t n) { mapLanes<F32, Half>(SameLanes{}, out, n, in); },
-      [](const float* in, uint16_t* out, size_t n) { mapLanes<Half, F32>(SameLanes{}, out, n, in); },
-      [](const uint16_t* in, float* out, size_t n) { mapLanes<F32, Bf16>(SameLanes{}, out, n, in); },
-      [](const float* in, uint16_t* out, size_t n) { mapLanes<Bf16, F32>(SameLanes{}, out, n, in); },
-  };
+  return SimdKernels{level,
+                     reduceAnyType<kBytes, Isa>,
+                     convertLanes<F32, Half>,
+                     convertLanes<Half, F32>,
+                     convertLanes<F32, Bf16>,
+                     convertLanes<Bf16, F32>};
 }
 
 }  // namespace

@@ -119,7 +119,9 @@ class SimdReduceTest
     : public ::testing::TestWithParam<std::tuple<SimdLevel, mrdDataType_t, RedKind>> {
  protected:
   void SetUp() override {
-    if (kernelsFor(level()) == nullptr) GTEST_SKIP() << "this CPU has no " << simdLevelName(level());
+    if (kernelsFor(level()) == nullptr) {
+      GTEST_SKIP() << "this CPU has no " << simdLevelName(level());
+    }
   }
   SimdLevel level() const { return std::get<0>(GetParam()); }
   mrdDataType_t type() const { return std::get<1>(GetParam()); }
