@@ -8,10 +8,12 @@
 // (the including file includes <cstddef>, <cstdint> and reduce_dispatch.h before its pragma).
 //
 // Semantics are those of the scalar loops in reduce.cc, lane by lane: the same single operation
-// per element in the same order, max/min as the same comparison and select (with a NaN operand
-// the result is b), integer sum and product in unsigned lanes so they wrap. Narrow floats are
-// widened exactly, combined in float and rounded once to nearest even, bit for bit as
-// float_formats.cc does (see HalfLanes and Bf16Lanes for the details that needed care).
+// per element, max/min as the same comparison and select (with a NaN operand the result is b),
+// integer sum and product in unsigned lanes so they wrap. Narrow floats are widened exactly,
+// combined in float and rounded once to nearest even, bit for bit as float_formats.cc does (see
+// HalfLanes and Bf16Lanes for the details that needed care). The one thing not pinned down,
+// here as in the scalar loops: which payload the sum or product of two NaNs keeps (x86 keeps
+// the first operand's, and GCC orders the operands of a commutative + or * as it likes).
 #pragma once
 
 namespace mrd::simd {
@@ -75,11 +77,11 @@ struct Bf16Lanes {
 // float16 as float vectors of kBytes, converted by Isa::halfToFloat and Isa::floatToHalf
 // (F16C-style instructions). Narrowing matches floatToHalf for every float32 (checked
 // exhaustively over all 2^32 inputs on AVX2 and AVX-512): subnormals, overflow to infinity and
-// NaN (quiet bit set, top of the payload kept) alike. Widening is exact but quiets signalling NaNs, which
-// halfToFloat keeps signalling; with kExactNans, load() clears the quiet bit again where the
-// half had it clear. The reductions do without (a third of their work): a NaN operand of
-// +, *, or the max/min select gives a NaN result that store() quiets anyway, keeping the same
-// top payload bits, so their results are the same either way.
+// NaN (quiet bit set, top of the payload kept) alike. Widening is exact but quiets signalling
+// NaNs, which halfToFloat keeps signalling; with kExactNans, load() clears the quiet bit again
+// where the half had it clear. The reductions do without that work: a NaN operand of +, * or
+// the max/min select gives a NaN result that store() quiets anyway, keeping the same top
+// payload bits, so their results are the same either way.
 template <size_t kBytes, class Isa, bool kExactNans>
 struct HalfLanes {
   using Storage = uint16_t;
@@ -167,17 +169,25 @@ void reduceLanes(void* dst, const void* a, const void* b, size_t n, RedKind kind
   using A = typename Arith::Storage;
   using O = typename Ordered::Storage;
   static_assert(sizeof(A) == sizeof(O) && Arith::kCount == Ordered::kCount);
-  auto* da = static_cast<A*>(dst);
-  auto* aa = static_cast<const A*>(a);
-  auto* ba = static_cast<const A*>(b);
-  auto* dor = static_cast<O*>(dst);
-  auto* ao = static_cast<const O*>(a);
-  auto* bo = static_cast<const O*>(b);
+  auto* arithDst = static_cast<A*>(dst);
+  auto* arithA = static_cast<const A*>(a);
+  auto* arithB = static_cast<const A*>(b);
+  auto* orderedDst = static_cast<O*>(dst);
+  auto* orderedA = static_cast<const O*>(a);
+  auto* orderedB = static_cast<const O*>(b);
   switch (kind) {
-    case RedKind::kSum: mapLanes<Arith, Arith, Arith>(SumLanes{}, da, n, aa, ba); break;
-    case RedKind::kProd: mapLanes<Arith, Arith, Arith>(ProdLanes{}, da, n, aa, ba); break;
-    case RedKind::kMax: mapLanes<Ordered, Ordered, Ordered>(MaxLanes{}, dor, n, ao, bo); break;
-    case RedKind::kMin: mapLanes<Ordered, Ordered, Ordered>(MinLanes{}, dor, n, ao, bo); break;
+    case RedKind::kSum:
+      mapLanes<Arith, Arith, Arith>(SumLanes{}, arithDst, n, arithA, arithB);
+      break;
+    case RedKind::kProd:
+      mapLanes<Arith, Arith, Arith>(ProdLanes{}, arithDst, n, arithA, arithB);
+      break;
+    case RedKind::kMax:
+      mapLanes<Ordered, Ordered, Ordered>(MaxLanes{}, orderedDst, n, orderedA, orderedB);
+      break;
+    case RedKind::kMin:
+      mapLanes<Ordered, Ordered, Ordered>(MinLanes{}, orderedDst, n, orderedA, orderedB);
+      break;
   }
 }
 

@@ -292,7 +292,7 @@ TEST_P(SimdConvertTest, NarrowingMatchesScalarAtRoundingPointsAndRandomFloats) {
   checkNarrowing(*kernels_, in);
 }
 
-// All 2^32 floats (about half a minute); run by hand with --gtest_also_run_disabled_tests.
+// All 2^32 floats (about a minute); run by hand with --gtest_also_run_disabled_tests.
 TEST_P(SimdConvertTest, DISABLED_NarrowingMatchesScalarForEveryFloat) {
   std::vector<float> in(1u << 20);
   for (uint64_t base = 0; base < (uint64_t{1} << 32); base += in.size()) {
