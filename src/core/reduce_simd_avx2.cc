@@ -22,10 +22,7 @@ namespace mrd::simd {
 namespace {
 
 // Conversions of 8 lanes (see reduce_simd_lanes.h).
-struct Avx2Conversions {
-  using Vec = VectorOf<float, 32>::type;
-  using Bits = VectorOf<uint32_t, 32>::type;
-  using Narrow = VectorOf<uint16_t, 16>::type;
+struct Avx2Conversions : VectorTypes<32> {
   static Vec halfToFloat(Narrow h) {
     return reinterpret_cast<Vec>(_mm256_cvtph_ps(reinterpret_cast<__m128i>(h)));
   }

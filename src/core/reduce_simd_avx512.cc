@@ -23,10 +23,7 @@ namespace {
 // Conversions of 16 lanes (see reduce_simd_lanes.h), each in its zero-masking form with every
 // lane selected: GCC 12's plain forms (_mm512_cvtph_ps and the like) pass an "undefined" vector
 // that -Wmaybe-uninitialized reports.
-struct Avx512Conversions {
-  using Vec = VectorOf<float, 64>::type;
-  using Bits = VectorOf<uint32_t, 64>::type;
-  using Narrow = VectorOf<uint16_t, 32>::type;
+struct Avx512Conversions : VectorTypes<64> {
   static Vec halfToFloat(Narrow h) {
     return reinterpret_cast<Vec>(_mm512_maskz_cvtph_ps(0xffff, reinterpret_cast<__m256i>(h)));
   }

@@ -11,7 +11,7 @@
 // per element, max/min as the same comparison and select (with a NaN operand the result is b),
 // integer sum and product in unsigned lanes so they wrap. Narrow floats are widened exactly,
 // combined in float and rounded once to nearest even, bit for bit as float_formats.cc does (see
-// HalfLanes and Bf16Lanes for the details that needed care). The one thing not pinned down,
+// HalfFormat and Bf16Format for the details that needed care). The one thing not pinned down,
 // here as in the scalar loops: which payload the sum or product of two NaNs keeps (x86 keeps
 // the first operand's, and GCC orders the operands of a commutative + or * as it likes).
 #pragma once
@@ -40,68 +40,79 @@ struct NativeLanes {
   static void store(T* p, Vec v) { __builtin_memcpy(p, &v, sizeof v); }
 };
 
-// The instruction-set specific part, which each including file supplies as a struct Isa with
-// static functions for its vector width (Vec: kBytes of float; Bits: kBytes of uint32_t;
-// Narrow: as many uint16_t):
+// The vector types of a width, for the struct Isa below.
+template <size_t kBytes>
+struct VectorTypes {
+  using Vec = typename VectorOf<float, kBytes>::type;
+  using Bits = typename VectorOf<uint32_t, kBytes>::type;
+  using Narrow = typename VectorOf<uint16_t, kBytes / 2>::type;
+};
+
+// The instruction-set specific part, which each including file supplies as a struct Isa for its
+// vector width: VectorTypes<width> (Vec: float lanes, Bits: as many uint32_t, Narrow: as many
+// uint16_t) and static functions
 //   Vec halfToFloat(Narrow)   exact widening (F16C vcvtph2ps; quiets signalling NaNs)
 //   Narrow floatToHalf(Vec)   narrowing, round to nearest even (vcvtps2ph, immediate 0)
 //   Bits zeroExtend(Narrow)   each 16-bit lane zero-extended to 32 bits
 //   Narrow truncate(Bits)     the low 16 bits of each 32-bit lane (all below 2^16 here)
 // (GCC's generic __builtin_convertvector takes four instructions for one zero-extension on AVX2.)
 
-// bfloat16 as float vectors of kBytes. Widening is a shift. Narrowing rounds in integer lanes:
-// the hardware instruction (AVX512_BF16 vcvtneps2bf16) flushes denormals to zero and so does not
-// match floatToBf16, whose rounding this is, including the NaN rule (truncate, set the quiet bit).
-template <size_t kBytes, class Isa>
-struct Bf16Lanes {
+// A 16-bit float format in float vectors, converted a vector's worth at a time by
+// Format::widen (Narrow -> Vec, exact) and Format::narrow (Vec -> Narrow).
+template <class Format>
+struct Float16BitLanes {
   using Storage = uint16_t;
-  using Vec = typename VectorOf<float, kBytes>::type;
-  using Bits = typename VectorOf<uint32_t, kBytes>::type;
-  using Narrow = typename VectorOf<uint16_t, kBytes / 2>::type;
-  static constexpr size_t kCount = kBytes / sizeof(float);
+  using Vec = typename Format::Vec;
+  using Narrow = typename Format::Narrow;
+  static constexpr size_t kCount = sizeof(Vec) / sizeof(float);
   static Vec load(const uint16_t* p) {
     Narrow h;
     __builtin_memcpy(&h, p, sizeof h);
-    return reinterpret_cast<Vec>(Isa::zeroExtend(h) << 16);
+    return Format::widen(h);
   }
   static void store(uint16_t* p, Vec v) {
-    const Bits x = reinterpret_cast<Bits>(v);
-    const Bits rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
-    const Bits nan = (x >> 16) | 0x0040u;
-    const Bits r = v != v ? nan : rounded;
-    const Narrow h = Isa::truncate(r);
+    const Narrow h = Format::narrow(v);
     __builtin_memcpy(p, &h, sizeof h);
   }
 };
 
-// float16 as float vectors of kBytes, converted by Isa::halfToFloat and Isa::floatToHalf
-// (F16C-style instructions). Narrowing matches floatToHalf for every float32 (checked
-// exhaustively over all 2^32 inputs on AVX2 and AVX-512): subnormals, overflow to infinity and
-// NaN (quiet bit set, top of the payload kept) alike. Widening is exact but quiets signalling
-// NaNs, which halfToFloat keeps signalling; with kExactNans, load() clears the quiet bit again
-// where the half had it clear. The reductions do without that work: a NaN operand of +, * or
-// the max/min select gives a NaN result that store() quiets anyway, keeping the same top
-// payload bits, so their results are the same either way.
-template <size_t kBytes, class Isa, bool kExactNans>
-struct HalfLanes {
-  using Storage = uint16_t;
-  using Vec = typename VectorOf<float, kBytes>::type;
-  using Bits = typename VectorOf<uint32_t, kBytes>::type;
-  using Narrow = typename VectorOf<uint16_t, kBytes / 2>::type;
-  static constexpr size_t kCount = kBytes / sizeof(float);
-  static Vec load(const uint16_t* p) {
-    Narrow h;
-    __builtin_memcpy(&h, p, sizeof h);
+// bfloat16. Widening is a shift. Narrowing rounds in integer lanes: the hardware instruction
+// (AVX512_BF16 vcvtneps2bf16) flushes denormals to zero and so does not match floatToBf16,
+// whose rounding this is, including the NaN rule (truncate, set the quiet bit).
+template <class Isa>
+struct Bf16Format {
+  using Vec = typename Isa::Vec;
+  using Narrow = typename Isa::Narrow;
+  static Vec widen(Narrow h) { return reinterpret_cast<Vec>(Isa::zeroExtend(h) << 16); }
+  static Narrow narrow(Vec v) {
+    using Bits = typename Isa::Bits;
+    const Bits x = reinterpret_cast<Bits>(v);
+    const Bits rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+    const Bits nan = (x >> 16) | 0x0040u;
+    return Isa::truncate(v != v ? nan : rounded);
+  }
+};
+
+// float16, by Isa::halfToFloat and Isa::floatToHalf (F16C-style instructions). Narrowing
+// matches floatToHalf for every float32 (checked exhaustively over all 2^32 inputs on AVX2 and
+// AVX-512): subnormals, overflow to infinity and NaN (quiet bit set, top of the payload kept)
+// alike. Widening is exact but quiets signalling NaNs, which halfToFloat keeps signalling; with
+// kExactNans, widen() clears the quiet bit again where the half had it clear. The reductions do
+// without that work: a NaN operand of +, * or the max/min select gives a NaN result that
+// narrow() quiets anyway, keeping the same top payload bits, so their results are the same.
+template <class Isa, bool kExactNans>
+struct HalfFormat {
+  using Vec = typename Isa::Vec;
+  using Narrow = typename Isa::Narrow;
+  static Vec widen(Narrow h) {
     const Vec f = Isa::halfToFloat(h);
     if constexpr (!kExactNans) return f;
+    using Bits = typename Isa::Bits;
     const Bits halfQuietBitClear = ~(Isa::zeroExtend(h) << 13) & 0x00400000u;
     const Bits isNan = reinterpret_cast<Bits>(f != f);
     return reinterpret_cast<Vec>(reinterpret_cast<Bits>(f) & ~(isNan & halfQuietBitClear));
   }
-  static void store(uint16_t* p, Vec v) {
-    const Narrow h = Isa::floatToHalf(v);
-    __builtin_memcpy(p, &h, sizeof h);
-  }
+  static Narrow narrow(Vec v) { return Isa::floatToHalf(v); }
 };
 
 // ---- Element-wise operations on whole vectors (the scalar ones in reduce.cc, lane by lane) ----
@@ -195,8 +206,8 @@ void reduceLanes(void* dst, const void* a, const void* b, size_t n, RedKind kind
 template <size_t kBytes, class Isa>
 bool reduceAnyType(void* dst, const void* a, const void* b, size_t n, mrdDataType_t type,
                    RedKind kind) {
-  using Half = HalfLanes<kBytes, Isa, false>;
-  using Bf16 = Bf16Lanes<kBytes, Isa>;
+  using Half = Float16BitLanes<HalfFormat<Isa, false>>;
+  using Bf16 = Float16BitLanes<Bf16Format<Isa>>;
   using U8 = NativeLanes<uint8_t, kBytes>;
   using U32 = NativeLanes<uint32_t, kBytes>;
   using U64 = NativeLanes<uint64_t, kBytes>;
@@ -226,8 +237,9 @@ void convertLanes(const typename In::Storage* in, typename Out::Storage* out, si
 // The whole table for vectors of kBytes.
 template <size_t kBytes, class Isa>
 SimdKernels makeKernels(SimdLevel level) {
-  using Half = HalfLanes<kBytes, Isa, true>;
-  using Bf16 = Bf16Lanes<kBytes, Isa>;
+  static_assert(sizeof(typename Isa::Vec) == kBytes);
+  using Half = Float16BitLanes<HalfFormat<Isa, true>>;
+  using Bf16 = Float16BitLanes<Bf16Format<Isa>>;
   using F32 = NativeLanes<float, kBytes>;
   return SimdKernels{level,
                      reduceAnyType<kBytes, Isa>,
