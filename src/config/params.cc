@@ -45,6 +45,8 @@ const std::vector<ParamDoc>& paramTable() {
        "Smallest share of a buffer worth giving a channel of its own."},
       {"MRD_TIMEOUT_MS", "300000", "Longest wait without progress before an operation fails."},
       {"MRD_SPIN_US", "50", "Microseconds a waiting rank polls (yielding) before it sleeps."},
+      {"MRD_SIMD", "auto",
+       "SIMD level of the reduction kernels: auto (the best the CPU has), avx512, avx2 or none; more than the CPU has warns and uses auto."},
       {"MRD_PROBE_INTERVAL_US", "100",
        "Probe (ping) interval per path while the link is busy, and for a down path."},
       {"MRD_PROBE_IDLE_INTERVAL_US", "10000",
@@ -130,6 +132,7 @@ Params readParams() {
   p.channelMinBytes = envInt("MRD_CHANNEL_MIN_BYTES", p.channelMinBytes, 1, 1LL << 40, set);
   p.timeoutMs = envInt("MRD_TIMEOUT_MS", p.timeoutMs, 1, 2147483647, set);
   p.spinUs = envInt("MRD_SPIN_US", p.spinUs, 0, 1000000, set);
+  p.simd = envString("MRD_SIMD", set);
   p.probeIntervalUs = envInt("MRD_PROBE_INTERVAL_US", p.probeIntervalUs, 1, 10000000, set);
   p.probeIdleIntervalUs =
       envInt("MRD_PROBE_IDLE_INTERVAL_US", p.probeIdleIntervalUs, 1, 100000000, set);

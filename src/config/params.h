@@ -53,6 +53,8 @@ struct Params {
   // Waiting.
   int64_t timeoutMs = 300000;          // MRD_TIMEOUT_MS
   int64_t spinUs = 50;                 // MRD_SPIN_US
+  // Reduction kernels (core/reduce_dispatch.h); checked, and logged, at first use.
+  std::string simd;                    // MRD_SIMD (empty: auto)
   // Link-quality probe (src/probe/probe_config.h).
   int64_t probeIntervalUs = 100;       // MRD_PROBE_INTERVAL_US
   int64_t probeIdleIntervalUs = 10000; // MRD_PROBE_IDLE_INTERVAL_US

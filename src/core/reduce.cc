@@ -1,5 +1,9 @@
 // Element-wise reduction kernels. See reduce.h for the contract.
 //
+// On x86-64, reduceArrays (all but the fp8 types) and the float16/bfloat16 block conversions
+// run as explicit AVX2 or AVX-512 kernels where the CPU has them (reduce_dispatch.h); the loops
+// here are the baseline they must match bit for bit, and what every other CPU runs.
+//
 // Native types (integers, float, double) are plain index loops over typed pointers that GCC
 // vectorises at -O3. When dst is a or b we take a loop that names the same pointer for the
 // read and the write of element i: the general loop would still be correct, but the compiler's
@@ -12,6 +16,7 @@
 // result (the double rounding is innocuous).
 #include "core/reduce.h"
 #include "core/float_formats.h"
+#include "core/reduce_dispatch.h"
 
 #include <cmath>
 #include <cstdint>
@@ -98,17 +103,21 @@ struct Native {
 struct HalfFormat {
   using Storage = uint16_t;
   static constexpr bool kNarrow = true;
-  static void widen(const Storage* in, float* out, size_t n) { internal::halfToFloatN(in, out, n); }
+  static void widen(const Storage* in, float* out, size_t n) {
+    simd::activeKernels().halfToFloatN(in, out, n);
+  }
   static void narrow(const float* in, Storage* out, size_t n) {
-    internal::floatToHalfN(in, out, n);
+    simd::activeKernels().floatToHalfN(in, out, n);
   }
 };
 struct Bf16Format {
   using Storage = uint16_t;
   static constexpr bool kNarrow = true;
-  static void widen(const Storage* in, float* out, size_t n) { internal::bf16ToFloatN(in, out, n); }
+  static void widen(const Storage* in, float* out, size_t n) {
+    simd::activeKernels().bf16ToFloatN(in, out, n);
+  }
   static void narrow(const float* in, Storage* out, size_t n) {
-    internal::floatToBf16N(in, out, n);
+    simd::activeKernels().floatToBf16N(in, out, n);
   }
 };
 struct E4m3Format {
@@ -270,6 +279,7 @@ void divideInteger(T* buf, size_t n, int divisor) {
 void reduceArrays(void* dst, const void* a, const void* b, size_t count, mrdDataType_t type,
                   RedKind kind) {
   if (count == 0) return;
+  if (simd::activeKernels().reduce(dst, a, b, count, type, kind)) return;
   switch (kind) {
     case RedKind::kSum: reduceWithOp<SumOp>(dst, a, b, count, type); break;
     case RedKind::kProd: reduceWithOp<ProdOp>(dst, a, b, count, type); break;

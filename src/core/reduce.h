@@ -2,7 +2,10 @@
 //
 // float16, bfloat16 and the fp8 formats are widened to float32 to combine
 // and rounded back (round to nearest even) once per call. The loops are
-// written so the compiler vectorises them (-O3); they never allocate.
+// written so the compiler vectorises them (-O3); on x86-64 reduceArrays and
+// the float16/bfloat16 conversions use AVX2 or AVX-512 kernels chosen at run
+// time instead (reduce_dispatch.h), with bit-identical results. They never
+// allocate.
 #pragma once
 
 #include <cstddef>

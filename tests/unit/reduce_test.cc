@@ -2,6 +2,8 @@
 // for every datatype and op; and the narrow float conversions against an independent
 // implementation built from the format definitions (exhaustively where a format is small
 // enough), since the kernels' narrow-type results are only as good as those conversions.
+// The kernel checks run at every SIMD level the CPU supports (reduce_simd_test.cc compares the
+// levels with each other byte for byte).
 #include "core/reduce.h"
 
 #include <gtest/gtest.h>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "core/datatype.h"
+#include "core/reduce_dispatch.h"
 #include "meridian/meridian.h"
 
 namespace mrd {
@@ -119,6 +122,18 @@ std::string hex(mrdDataType_t t, uint64_t v) {
   std::snprintf(buf, sizeof buf, "0x%0*llx", static_cast<int>(dataTypeSize(t) * 2),
                 static_cast<unsigned long long>(v));
   return buf;
+}
+
+// Runs f at every SIMD level this CPU supports, then puts back the level MRD_SIMD chose.
+template <typename F>
+void atEverySimdLevel(F f) {
+  for (simd::SimdLevel level :
+       {simd::SimdLevel::kNone, simd::SimdLevel::kAvx2, simd::SimdLevel::kAvx512}) {
+    if (!simd::forceSimdLevel(level)) continue;
+    SCOPED_TRACE(std::string("SIMD level ") + simd::simdLevelName(level));
+    f();
+  }
+  ASSERT_TRUE(simd::forceSimdLevel(simd::environmentSimdLevel()));
 }
 
 // ---- Random inputs ----
@@ -309,17 +324,21 @@ class ReduceTest : public ::testing::TestWithParam<std::tuple<mrdDataType_t, Red
 TEST_P(ReduceTest, MatchesReferenceAtEveryCountAndAliasing) {
   // Around vector widths and the 512-element narrow-type block, odd sizes, and one large one.
   const size_t counts[] = {1, 2, 3, 5, 7, 15, 16, 17, 31, 33, 63, 255, 511, 512, 513, 1025, 4099};
-  for (Alias alias : {Alias::kNone, Alias::kDstIsA, Alias::kDstIsB, Alias::kAllSame}) {
-    for (size_t count : counts) {
-      for (size_t offset : {0, 1, 3}) checkReduce(type(), kind(), count, offset, alias, rng_);
+  atEverySimdLevel([&] {
+    for (Alias alias : {Alias::kNone, Alias::kDstIsA, Alias::kDstIsB, Alias::kAllSame}) {
+      for (size_t count : counts) {
+        for (size_t offset : {0, 1, 3}) checkReduce(type(), kind(), count, offset, alias, rng_);
+      }
     }
-  }
+  });
 }
 
 TEST_P(ReduceTest, LargeCount) {
-  for (Alias alias : {Alias::kNone, Alias::kDstIsA, Alias::kDstIsB}) {
-    checkReduce(type(), kind(), 100003, 1, alias, rng_);
-  }
+  atEverySimdLevel([&] {
+    for (Alias alias : {Alias::kNone, Alias::kDstIsA, Alias::kDstIsB}) {
+      checkReduce(type(), kind(), 100003, 1, alias, rng_);
+    }
+  });
 }
 
 TEST_P(ReduceTest, ZeroCountTouchesNothing) {
@@ -752,34 +771,38 @@ TEST_P(UnaryTest, ScaleIntoMatchesReference) {
   } else {
     factors = {1.0, 0.0, -1.0, 3.0, -7.0, 1000003.0, 2.5, -0.5, 1e30, -1e30, NAN};
   }
-  for (double factor : factors) {
-    for (size_t count : {1, 2, 7, 17, 511, 513, 1025, 20011}) {
-      for (bool inPlace : {false, true}) {
-        SCOPED_TRACE(std::string(dataTypeName(t)) + " factor=" + std::to_string(factor) +
-                     " count=" + std::to_string(count) + (inPlace ? " in place" : ""));
-        checkUnary(
-            t, count, inPlace, rng_,
-            [&](void* d, const void* s, size_t n) { scaleInto(d, s, n, t, factor); },
-            [&](uint64_t x) { return refScale(t, x, factor); });
+  atEverySimdLevel([&] {
+    for (double factor : factors) {
+      for (size_t count : {1, 2, 7, 17, 511, 513, 1025, 20011}) {
+        for (bool inPlace : {false, true}) {
+          SCOPED_TRACE(std::string(dataTypeName(t)) + " factor=" + std::to_string(factor) +
+                       " count=" + std::to_string(count) + (inPlace ? " in place" : ""));
+          checkUnary(
+              t, count, inPlace, rng_,
+              [&](void* d, const void* s, size_t n) { scaleInto(d, s, n, t, factor); },
+              [&](uint64_t x) { return refScale(t, x, factor); });
+        }
       }
     }
-  }
-  scaleInto(nullptr, nullptr, 0, t, 2.0);
+    scaleInto(nullptr, nullptr, 0, t, 2.0);
+  });
 }
 
 TEST_P(UnaryTest, DivideInPlaceMatchesReference) {
   const mrdDataType_t t = type();
-  for (int divisor : {1, 2, 3, 7, 8, 10, 64, 1000, 4095}) {
-    for (size_t count : {1, 2, 7, 17, 511, 513, 1025, 20011}) {
-      SCOPED_TRACE(std::string(dataTypeName(t)) + " divisor=" + std::to_string(divisor) +
-                   " count=" + std::to_string(count));
-      checkUnary(
-          t, count, true, rng_,
-          [&](void* d, const void*, size_t n) { divideInPlace(d, n, t, divisor); },
-          [&](uint64_t x) { return refDivide(t, x, divisor); });
+  atEverySimdLevel([&] {
+    for (int divisor : {1, 2, 3, 7, 8, 10, 64, 1000, 4095}) {
+      for (size_t count : {1, 2, 7, 17, 511, 513, 1025, 20011}) {
+        SCOPED_TRACE(std::string(dataTypeName(t)) + " divisor=" + std::to_string(divisor) +
+                     " count=" + std::to_string(count));
+        checkUnary(
+            t, count, true, rng_,
+            [&](void* d, const void*, size_t n) { divideInPlace(d, n, t, divisor); },
+            [&](uint64_t x) { return refDivide(t, x, divisor); });
+      }
     }
-  }
-  divideInPlace(nullptr, 0, t, 2);
+    divideInPlace(nullptr, 0, t, 2);
+  });
 }
 
 TEST_P(UnaryTest, DivideByLessThanOneLeavesBufferAlone) {
