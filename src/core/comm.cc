@@ -78,6 +78,19 @@ Status Communicator::setupTransports() {
   }
   masks[static_cast<size_t>(rank_)] = mine;
   MRD_TRY(bootstrap_->allgather(masks.data(), sizeof(uint32_t)));
+  // Whether a call goes on the board depends on MRD_BOARD_BYTES: ranks
+  // that read it differently would take different paths and wait for
+  // each other until the timeout. Refused here instead.
+  std::vector<int64_t> boardBytes(static_cast<size_t>(nranks_), 0);
+  boardBytes[static_cast<size_t>(rank_)] = params.boardBytes;
+  MRD_TRY(bootstrap_->allgather(boardBytes.data(), sizeof(int64_t)));
+  for (int p = 0; p < nranks_; ++p) {
+    if (boardBytes[static_cast<size_t>(p)] != params.boardBytes) {
+      return invalidUsage("rank " + std::to_string(rank_) + ": MRD_BOARD_BYTES is " + std::to_string(params.boardBytes) +
+                          " here but " + std::to_string(boardBytes[static_cast<size_t>(p)]) + " on rank " +
+                          std::to_string(p) + ": every rank must use the same value");
+    }
+  }
 
   std::vector<int> chosen(static_cast<size_t>(nranks_), -1);
   for (int p = 0; p < nranks_; ++p) {

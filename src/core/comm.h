@@ -175,6 +175,7 @@ class Communicator {
   ScratchPool scratch_;
   Executor executor_;
   LocalBoard board_;  // small collectives when every rank is on this host
+  const Algorithm* boardAlgo_ = nullptr;  // the registry's "board", which board_ runs
   tuner::Tuner tuner_;
   tuner::Decision decision_;
   std::vector<tuner::TrialTicket> trialTickets_;  // this execute's trial calls

@@ -1,7 +1,6 @@
 // Running operations: planning (algorithm choice, schedule), execution,
 // the stream worker, and finalize.
 #include <chrono>
-#include <string_view>
 
 #include "core/algorithm.h"
 #include "core/comm.h"
@@ -44,9 +43,14 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
   scratch_.releaseAll();
   trialTickets_.clear();
   PlanContext ctx = planContext();
-  // The board serves lone operations only: in a group its blocking round
-  // would hold up the other operations' transfers.
-  if (reqs.size() == 1 && board_.attached()) ctx.boardBytes = board_.capacity();
+  // The board takes a call's collective only when it is the call's one
+  // collective (a group may add sends and receives, which differ between
+  // ranks; collectives do not): every rank then decides alike, runs that
+  // round first and the rest of the group after it. Two collectives of a
+  // group on the board would each hold up the other's transfers.
+  size_t collectives = 0;
+  for (const CollRequest& r : reqs) collectives += r.kind != CollKind::kSend && r.kind != CollKind::kRecv;
+  if (collectives == 1 && board_.attached()) ctx.boardBytes = board_.capacity();
   std::vector<const CollRequest*> selfSends;  // sends to this rank, matched in order
   size_t selfRecvs = 0;
   for (const CollRequest& original : reqs) {
@@ -84,15 +88,13 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
     if (details) logDecision(req, decision_);
     if (decision_.trial.entry >= 0) trialTickets_.push_back(decision_.trial);
     const Algorithm* algo = decision_.algo;
-    if (ctx.boardBytes > 0 && std::string_view(algo->name()) == "board") {
+    if (algo == boardAlgo_ && ctx.boardBytes > 0) {
       Status st = board_.run(req, env_, [&] { return describe(reqs); });
-      if (st.isOk() && decision_.trial.entry >= 0) {
-        const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
-        tuner_.recordTrial(decision_.trial, us);
-        if (decision_.trial.last) st = agreeOnTrials(decision_.trial.entry);
+      if (!st.isOk()) {
+        asyncError_.store(st.code());
+        return st;
       }
-      if (!st.isOk()) asyncError_.store(st.code());
-      return st;
+      continue;
     }
     PlanContext callCtx = ctx;
     callCtx.nchannels = decision_.nchannels;

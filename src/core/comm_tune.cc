@@ -227,6 +227,7 @@ Status Communicator::setupTuner() {
   lim.trials.enabled = params.autotune && nranks_ > 1;
   lim.trials.rounds = params.autotuneRounds;
   MRD_TRY(tuner_.init(params.algo, &builtinAlgorithms(), lim, nranks_, layout_.nhosts, maxLocal));
+  boardAlgo_ = builtinAlgorithms().find("board");
   if (!params.tunerPlugin.empty()) {
     MRD_TRY(setupTunerPlugin(params.tunerPlugin, rank_, nranks_, layout_.nhosts, bootstrap_.get(),
                              &tuner_));

@@ -3,6 +3,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -63,11 +64,12 @@ std::string describeSlot(CollKind kind, size_t count, mrdDataType_t type, int ro
 
 }  // namespace
 
-static_assert(sizeof(std::atomic<uint64_t>) == 8, "the board's sequence word is 8 bytes");
+static_assert(sizeof(std::atomic<uint64_t>) == 8 && std::atomic<uint64_t>::is_always_lock_free,
+              "the board's sequence words are plain lock-free 8-byte words (they are shared between processes)");
 
 size_t LocalBoard::areaBytes(size_t capacity) {
   static_assert(sizeof(SlotHeader) == kHeaderBytes, "the slot header is half a cache line");
-  return kLine + 2 * roundUp(kHeaderBytes + capacity, kLine);
+  return kLine + kSlots * roundUp(kHeaderBytes + capacity, kLine);
 }
 
 bool LocalBoard::handles(CollKind kind) {
@@ -104,10 +106,11 @@ void LocalBoard::attach(transport::BoardView view, transport::Transport* bell, i
   capacity_ = capacity;
   slotStride_ = roundUp(kHeaderBytes + capacity, kLine);
   ops_ = 0;
+  allRead_ = 0;
 }
 
 LocalBoard::SlotHeader* LocalBoard::slot(int rank, uint64_t op) const {
-  return reinterpret_cast<SlotHeader*>(view_.areas[static_cast<size_t>(rank)] + kLine + (op & 1) * slotStride_);
+  return reinterpret_cast<SlotHeader*>(view_.areas[static_cast<size_t>(rank)] + kLine + (op % kSlots) * slotStride_);
 }
 
 std::atomic<uint64_t>* LocalBoard::readCounter(int rank) const {
@@ -115,12 +118,16 @@ std::atomic<uint64_t>* LocalBoard::readCounter(int rank) const {
 }
 
 void LocalBoard::wakeOthers() {
+  // One fence for all (it pairs with a sleeper's between announcing its
+  // sleep and looking once more); the doorbell only for those asleep.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   for (int q = 0; q < nranks_; ++q) {
-    if (q != rank_) view_.wake(q);
+    if (q != rank_ && view_.sleeping[static_cast<size_t>(q)]->load(std::memory_order_relaxed) != 0) view_.wake(q);
   }
 }
 
-Status LocalBoard::waitFor(int first, int last, const std::function<bool(int)>& ready, const ExecutionEnv& env,
+template <typename Ready>
+Status LocalBoard::waitFor(int first, int last, const Ready& ready, const ExecutionEnv& env,
                            const std::function<std::string()>& what, const char* waitingFor) {
   int next = first;  // peers before it are ready
   auto allReady = [&] {
@@ -182,13 +189,31 @@ Status LocalBoard::checkSame(const SlotHeader& mine, const SlotHeader& theirs, i
 }
 
 Status LocalBoard::run(const CollRequest& req, const ExecutionEnv& env, const std::function<std::string()>& what) {
+  if (!handles(req.kind)) {
+    return internalError("rank " + std::to_string(rank_) + ": " + what() + ": not a board operation");
+  }
+  Status st = runRound(req, env, what);
+  // A rank that stops here (timeout, a mismatch, abort) leaves the others
+  // waiting for a slot it will never write, or for it to read theirs: it
+  // tells them at once, as an abort does (they fail naming this rank), and
+  // the communicator is unusable from here on anyway.
+  if (!st.isOk()) bell_->abort();
+  return st;
+}
+
+Status LocalBoard::runRound(const CollRequest& req, const ExecutionEnv& env, const std::function<std::string()>& what) {
   const uint64_t n = ++ops_;
   const int p = nranks_, me = rank_;
   const size_t es = dataTypeSize(req.type);
-  // 1. Our slot of operation n - 2 has been read by everyone.
-  if (n > 2) {
-    MRD_TRY(waitFor(0, p - 1, [&](int q) { return readCounter(q)->load(std::memory_order_acquire) >= n - 2; }, env,
-                    what, "to read this rank's input of two operations ago"));
+  // 1. Our slot's last operation, n - kSlots, has been read by everyone.
+  if (n > kSlots && allRead_ < n - kSlots) {
+    MRD_TRY(waitFor(0, p - 1, [&](int q) { return readCounter(q)->load(std::memory_order_acquire) >= n - kSlots; },
+                    env, what, "to read this rank's input of an earlier operation"));
+    uint64_t least = n;
+    for (int q = 0; q < p; ++q) {
+      if (q != me) least = std::min(least, readCounter(q)->load(std::memory_order_acquire));
+    }
+    allRead_ = least;
   }
   // 2. Publish the input and what the operation is.
   SlotHeader* own = slot(me, n);
@@ -254,7 +279,7 @@ Status LocalBoard::run(const CollRequest& req, const ExecutionEnv& env, const st
       }
       break;
     default:
-      return internalError("rank " + std::to_string(me) + ": " + what() + ": not a board operation");
+      break;  // run() let only the kinds above through
   }
   // 5. Done reading operation n.
   readCounter(me)->store(n, std::memory_order_release);

@@ -1,28 +1,35 @@
 // The board: small collectives among the ranks of one host without
 // messages. Every rank owns an area of shared memory (the shm transport
 // places it in the rank's segment; transport::BoardView) that only it
-// writes and every other rank reads: two slots, each a header and the
+// writes and every other rank reads: kSlots slots, each a header and the
 // rank's input, and a counter of the operations whose slots it has read.
 //
-// Operation n (numbered alike on every rank) uses slot n % 2. A rank
-//   1. waits until every other rank has read its slot of operation n - 2,
+// Operation n (numbered alike on every rank) uses slot n % kSlots. A rank
+//   1. waits until every other rank has read its slot of operation
+//      n - kSlots (a broadcast's root, which reads nothing, may so run up
+//      to kSlots - 1 operations ahead of the others),
 //   2. copies its input into the slot (scaled first for PreMulSum), writes
 //      what the operation is (collective, count, type, op, root) and, last,
 //      n into the slot's sequence word: the first cache line holds the
 //      sequence word, the description and the first 32 bytes of data, so a
 //      message of that size is one line for its readers,
 //   3. waits for the slots of operation n of the ranks it needs (all of
-//      them; the root alone for a broadcast; none on a reduce's non-root
-//      ranks), checks they describe the same operation,
+//      them; the root alone for a broadcast's other ranks, none for its
+//      root; none for a reduce's non-root ranks), checks they describe the
+//      same operation (ranks that read no slot check nothing: a mismatch
+//      fails the ranks that read, and through them the rest, below),
 //   4. computes its result from the slots, ranks in order 0, 1, ..., so
 //      every rank gets the same bits, and
 //   5. publishes that it has read operation n.
 // One round of cache-line transfers instead of a message per step: no
-// schedule, no ring headers, no acknowledgements. Waiting polls, yields
+// schedule, no ring headers, no acknowledgements (the read counters are
+// looked at only when a slot might still be in use). Waiting polls, yields
 // the core after a few microseconds and then sleeps on the transport's
 // doorbell, which writers ring; it ends with an error naming the rank, the
-// peer and the operation on MRD_TIMEOUT_MS, on abort, or when the peer's
-// process is gone.
+// peer and the operation on MRD_TIMEOUT_MS or when the peer's process is
+// gone or has failed, and with one naming the operation on abort. A rank
+// whose round fails tells the others through the transport (as an abort
+// does), so none of them waits out its timeout.
 #pragma once
 
 #include <atomic>
@@ -39,6 +46,7 @@ namespace mrd {
 
 class LocalBoard {
  public:
+  static constexpr uint64_t kSlots = 8;
   // Bytes of one rank's area for slots of `capacity` payload bytes.
   static size_t areaBytes(size_t capacity);
   // Bytes this rank publishes for `req` (its input).
@@ -55,15 +63,19 @@ class LocalBoard {
 
   // Runs `req` (handles() and inputBytes() <= capacity(): the caller
   // checked). `what` names the operation in errors.
+  // On an error the other ranks are told through the transport (abort()),
+  // so that none waits for this one until its own timeout.
   Status run(const CollRequest& req, const ExecutionEnv& env, const std::function<std::string()>& what);
 
  private:
+  Status runRound(const CollRequest& req, const ExecutionEnv& env, const std::function<std::string()>& what);
   struct SlotHeader;
   SlotHeader* slot(int rank, uint64_t op) const;
   std::atomic<uint64_t>* readCounter(int rank) const;
   // Polls `ready(peer)` for each peer in [first, last] but self until all
   // are true, spinning, then yielding, then sleeping on the doorbell.
-  Status waitFor(int first, int last, const std::function<bool(int)>& ready, const ExecutionEnv& env,
+  template <typename Ready>
+  Status waitFor(int first, int last, const Ready& ready, const ExecutionEnv& env,
                  const std::function<std::string()>& what, const char* waitingFor);
   Status checkSame(const SlotHeader& mine, const SlotHeader& theirs, int peer,
                    const std::function<std::string()>& what) const;
@@ -74,6 +86,7 @@ class LocalBoard {
   int rank_ = 0, nranks_ = 1;
   size_t capacity_ = 0, slotStride_ = 0;
   uint64_t ops_ = 0;  // board operations run so far
+  uint64_t allRead_ = 0;  // every other rank had read up to this operation, when last looked
 };
 
 }  // namespace mrd

@@ -92,6 +92,7 @@ using ConnectionTable = std::vector<std::vector<std::unique_ptr<Connection>>>;  
 // read by every other rank.
 struct BoardView {
   std::vector<char*> areas;                    // [rank]
+  std::vector<const std::atomic<uint32_t>*> sleeping;  // [rank]: nonzero while that rank sleeps (or is about to)
   std::function<void(int rank)> wake;          // rings that rank's doorbell if it sleeps
   std::function<std::string(int rank)> gone;   // why that rank can no longer take part; "" while it can
 };

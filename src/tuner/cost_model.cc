@@ -225,13 +225,17 @@ double predictUs(const std::string& algo, const CostQuery& q, const MachineModel
     // forced to each algorithm on one 2-core host (8 B: 0.6, 3.8-4.1 and
     // 13-17 us at 2, 4 and 8 ranks, where direct, priced alpha x (1 +
     // (p-1)/2), took 1.2, 7.9-9.6 and 26-28): a quarter of a latency per
-    // rank that must get a core; then p inputs copied and reduced.
+    // rank (the more ranks, the more of them wait for a core on this
+    // machine; the calibrated latency carries the rest); then the bytes.
     if (multiHost) return -1;
-    // Reductions read every rank's whole input; the others read a block
-    // of each (or the root's input): B in all. Plus writing the input.
-    const bool reducing = q.kind == CollKind::kAllReduce || q.kind == CollKind::kReduce || q.kind == CollKind::kBarrier;
-    const double read = (reducing ? p * B : B) + B;
-    return link.alphaUs * (0.25 + p / 4.0) + read * (t.c + t.g);
+    // Reductions read and combine every rank's whole input (p B); the
+    // others copy a block of each, or the root's input (B in all). And
+    // each rank writes its input: B/p for an allgather, B otherwise.
+    const bool reducing = q.kind == CollKind::kAllReduce || q.kind == CollKind::kReduce ||
+                          q.kind == CollKind::kReduceScatter;
+    const double written = q.kind == CollKind::kAllGather ? B / p : B;
+    const double moved = q.kind == CollKind::kReduceScatter ? B : (reducing ? p * B : B);
+    return link.alphaUs * (0.25 + p / 4.0) + (written + moved) * t.c + (reducing ? moved * t.g : 0.0);
   }
   if (algo == "hierarchical") {
     return hierarchical(q, m, chunk, bandwidthFactor(algo, q.kind, B), cpu);

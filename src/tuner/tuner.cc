@@ -80,6 +80,10 @@ Status Tuner::init(const std::string& algoEnv, const AlgorithmRegistry* registry
     probe.sendcounts.assign(static_cast<size_t>(nranks), 1024);
     probe.recvcounts = probe.sdispls = probe.rdispls = probe.sendcounts;
     for (const std::string& name : rule.names) {
+      if (name == "board" && limits.boardBytes == 0) {
+        return invalidArgument("MRD_ALGO=\"" + algoEnv + "\": algorithm \"board\" needs every rank on one host, "
+                               "reached through shared memory, and MRD_BOARD_BYTES above 0");
+      }
       const Algorithm* a = registry->find(name);
       if (a != nullptr && !a->supports(probe, ctx)) {
         return invalidArgument("MRD_ALGO=\"" + algoEnv + "\": algorithm \"" + name +
@@ -135,11 +139,13 @@ Status Tuner::choose(const CollRequest& req, const PlanContext& ctx, bool detail
     if (supported_.empty()) {
       return internalError(std::string("no algorithm implements ") + collName(req.kind));
     }
-    if (strict) {
+    if (strict && !rule.allows("board")) {
       return invalidUsage(std::string("MRD_ALGO allows no algorithm that can run this ") +
                           collName(req.kind) + " of " + std::to_string(q.bytes) + " bytes");
     }
-    // A default clause that cannot serve this collective leaves it free.
+    // A default clause that cannot serve this collective leaves it free;
+    // so does a clause naming the board, for what does not fit on it
+    // (larger inputs, a call with several collectives).
     algos_ = supported_;
   }
   costs_.clear();

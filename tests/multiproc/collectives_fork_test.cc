@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -23,13 +24,16 @@
 namespace mrdtest {
 namespace {
 
-enum class Transport { kDefault, kShmDisabled, kTcpOnly };
+// kBoard: the default transports with MRD_ALGO=board (the shared-memory
+// board wherever it fits, the tuner's choice elsewhere).
+enum class Transport { kDefault, kShmDisabled, kTcpOnly, kBoard };
 
 const char* transportName(Transport t) {
   switch (t) {
     case Transport::kDefault: return "Default";
     case Transport::kShmDisabled: return "ShmDisabled";
     case Transport::kTcpOnly: return "TransportsTcp";
+    case Transport::kBoard: return "Board";
   }
   return "?";
 }
@@ -218,6 +222,7 @@ TEST_P(ForkCollectivesTest, MatchReference) {
   ScopedEnv file("MRD_DEBUG_FILE", nullptr);
   ScopedEnv shm("MRD_SHM_DISABLE", p.transport == Transport::kShmDisabled ? "1" : nullptr);
   ScopedEnv transports("MRD_TRANSPORTS", p.transport == Transport::kTcpOnly ? "tcp" : nullptr);
+  ScopedEnv algo("MRD_ALGO", p.transport == Transport::kBoard ? "board" : nullptr);
 
   const std::vector<Case> cases = makeCases(n);
   mrdConfig_t cfg = testConfig(15000);
@@ -238,7 +243,10 @@ TEST_P(ForkCollectivesTest, MatchReference) {
   // so, which also shows that the environment reached the ranks.
   std::string logs = readAndRemove(logPath);
   if (logs.size() > 6000) logs = logs.substr(0, 6000) + "\n...(truncated)";
-  if (p.transport == Transport::kDefault) {
+  if (p.transport == Transport::kBoard) {
+    EXPECT_NE(logs.find("through the shm board"), std::string::npos) << "no rank set up the board; logs:\n" << logs;
+  }
+  if (p.transport == Transport::kDefault || p.transport == Transport::kBoard) {
     EXPECT_NE(logs.find(" via shm"), std::string::npos)
         << "no peer used the shared-memory transport between processes; logs:\n"
         << logs;
@@ -254,10 +262,32 @@ TEST_P(ForkCollectivesTest, MatchReference) {
 
 std::vector<Param> allParams() {
   std::vector<Param> v;
-  for (Transport t : {Transport::kDefault, Transport::kShmDisabled, Transport::kTcpOnly}) {
+  for (Transport t : {Transport::kDefault, Transport::kShmDisabled, Transport::kTcpOnly, Transport::kBoard}) {
     for (int n : {2, 3, 4}) v.push_back(Param{t, n});
   }
   return v;
+}
+
+// A rank whose process ends while the others wait for it on the board:
+// they fail naming it long before their timeout (the shm segment's owner
+// pid is gone), and a rank whose own wait fails tells the rest at once.
+TEST(ForkBoard, APeerThatExitsIsNamedBeforeTheTimeout) {
+  ScopedEnv algo("MRD_ALGO", "board");
+  mrdConfig_t cfg = testConfig(30000);
+  forkRanks(
+      3,
+      [](int rank, mrdComm_t comm) {
+        float x = 1.0f;
+        ASSERT_EQ(mrdAllReduce(&x, &x, 1, mrdFloat32, mrdSum, comm, nullptr), mrdSuccess);
+        if (rank == 2) _exit(0);  // gone without a word
+        const auto t0 = std::chrono::steady_clock::now();
+        mrdResult_t rc = mrdAllReduce(&x, &x, 1, mrdFloat32, mrdSum, comm, nullptr);
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        EXPECT_EQ(rc, mrdRemoteError) << mrdGetLastError(comm);
+        EXPECT_NE(std::string(mrdGetLastError(comm)).find("rank 2"), std::string::npos) << mrdGetLastError(comm);
+        EXPECT_LT(ms, 5000);
+      },
+      &cfg, 60000);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, ForkCollectivesTest, ::testing::ValuesIn(allParams()),

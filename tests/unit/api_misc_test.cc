@@ -369,6 +369,33 @@ TEST(GroupTest, CollectivesInsideAGroup) {
   });
 }
 
+// One rank's group holds sends and receives to itself besides the
+// collective, the other's the collective alone: both must take the same
+// path for it (the shared-memory board, small as it is), not wait for
+// each other until the timeout.
+TEST(GroupTest, ASmallCollectiveWithSelfSendsOnOneRankOnly) {
+  mrdConfig_t cfg = testConfig(5000);
+  spawnRanks(
+      2,
+      [](int rank, mrdComm_t comm) {
+        float x = static_cast<float>(rank + 1), self = 7.0f, back = 0.0f;
+        const long long t0 = nowMs();
+        ASSERT_EQ(mrdGroupStart(), mrdSuccess);
+        EXPECT_EQ(mrdAllReduce(&x, &x, 1, mrdFloat32, mrdSum, comm, nullptr), mrdSuccess);
+        if (rank == 0) {
+          EXPECT_EQ(mrdSend(&self, 1, mrdFloat32, 0, comm, nullptr), mrdSuccess);
+          EXPECT_EQ(mrdRecv(&back, 1, mrdFloat32, 0, comm, nullptr), mrdSuccess);
+        }
+        ASSERT_EQ(mrdGroupEnd(), mrdSuccess) << mrdGetLastError(comm);
+        EXPECT_EQ(x, 3.0f);
+        if (rank == 0) {
+          EXPECT_EQ(back, 7.0f);
+        }
+        EXPECT_LT(nowMs() - t0, 2000) << "the ranks waited for each other";
+      },
+      &cfg);
+}
+
 // ---- Streams ----
 
 // Several operations queued back to back on one stream, each reading the

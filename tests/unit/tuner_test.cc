@@ -129,6 +129,25 @@ TEST(CostModel, DecisionTableForFixedAlphaBeta) {
   EXPECT_EQ(winner(CollKind::kAllGather, 64 << 20, 8, {"ring", "bruck"}), "ring");
 }
 
+TEST(CostModel, TheBoardTakesSmallCollectivesOnOneHostOnly) {
+  const std::vector<std::string> ar = {"direct", "ring", "recursive_doubling", "rabenseifner", "tree", "board"};
+  EXPECT_EQ(winner(CollKind::kAllReduce, 8, 4, ar), "board");
+  EXPECT_EQ(winner(CollKind::kAllReduce, 8, 8, ar), "board");
+  EXPECT_EQ(winner(CollKind::kBroadcast, 8, 4, {"chain", "tree", "board"}), "board");
+  EXPECT_EQ(winner(CollKind::kAlltoAll, 8 * 4, 4, {"pairwise", "bruck", "board"}), "board");
+  // Not across hosts: no shared memory there.
+  CostQuery q;
+  q.kind = CollKind::kAllReduce;
+  q.bytes = 8;
+  q.nranks = 4;
+  q.nhosts = 2;
+  q.maxLocal = 2;
+  EXPECT_LT(predictUs("board", q, fixedMachine()), 0);
+  // Its cost grows with every rank's input read: at 1 MiB (had it room)
+  // the ring would win.
+  EXPECT_EQ(winner(CollKind::kAllReduce, 1 << 20, 8, {"ring", "board"}), "ring");
+}
+
 TEST(CostModel, OversubscriptionPenalisesChangingPartners) {
   // 8 ranks on 2 cores: rounds with a new partner each time wait for it to
   // be scheduled; the neighbour-to-neighbour ring is hit less.

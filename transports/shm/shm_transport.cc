@@ -65,6 +65,11 @@ class ShmTransport : public Transport {
   bool boardView(BoardView* out) override {
     if (boardAreas_.empty()) return false;
     out->areas = boardAreas_;
+    out->sleeping.clear();
+    for (size_t q = 0; q < boardAreas_.size(); ++q) {
+      const Segment& seg = static_cast<int>(q) == self_ ? *own_ : *peers_[q];
+      out->sleeping.push_back(&seg.header()->sleeping);
+    }
     out->wake = [this](int rank) {
       if (rank != self_ && peers_[static_cast<size_t>(rank)]) wakeOwner(peers_[static_cast<size_t>(rank)]->header());
     };
