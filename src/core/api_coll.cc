@@ -61,7 +61,10 @@ Status validate(mrdComm_t comm, mrdStream_t stream, CollRequest* r, int op, bool
   if (!validDataType(r->type)) {
     return invalidArgument(where(comm, *r) + ": unknown datatype " + std::to_string(static_cast<int>(r->type)));
   }
-  if (hasOp) MRD_TRY(comm->reduceSpecOf(static_cast<mrdRedOp_t>(op), &r->reduce).withContext(where(comm, *r)));
+  if (hasOp) {
+    Status st = comm->reduceSpecOf(static_cast<mrdRedOp_t>(op), &r->reduce);
+    if (!st.isOk()) return st.withContext(where(comm, *r));  // the context only on the error path
+  }
   const int n = comm->nranks(), me = comm->rank();
   if (hasRoot && (r->root < 0 || r->root >= n)) {
     bool p2p = r->kind == CollKind::kSend || r->kind == CollKind::kRecv;
@@ -140,9 +143,7 @@ mrdResult_t issue(mrdComm_t comm, mrdStream_t stream, CollRequest req, int op, b
       groupAdd(comm, stream, std::move(req));
       return Status::ok();
     }
-    std::vector<CollRequest> one;
-    one.push_back(std::move(req));
-    return comm->submit(std::move(one), stream);
+    return comm->submitOne(std::move(req), stream);
   });
 }
 

@@ -69,6 +69,9 @@ class Communicator {
   // returns when they are done on this rank. Otherwise queued on the
   // communicator's worker thread.
   Status submit(std::vector<CollRequest> reqs, Stream* stream);
+  // One operation: as submit(), without building a vector when it runs
+  // on the calling thread (the common case of a blocking call).
+  Status submitOne(CollRequest&& req, Stream* stream);
   // Always through the worker, even when nothing else is queued: for groups
   // spanning several communicators, which must progress concurrently.
   Status enqueue(std::vector<CollRequest> reqs, Stream* target);
@@ -142,7 +145,8 @@ class Communicator {
   // Rank 0 logs each (collective, power-of-two size) decision once, at INFO.
   bool decisionToLog(const CollRequest& req);
   void logDecision(const CollRequest& req, const tuner::Decision& d);
-  Status execute(const std::vector<CollRequest>& reqs);
+  Status execute(const CollRequest* reqs, size_t n);
+  Status execute(const std::vector<CollRequest>& reqs) { return execute(reqs.data(), reqs.size()); }
   PlanContext planContext();
   // After a size's last trial: the ranks agree on its fastest algorithm.
   Status agreeOnTrials(int entry);
@@ -151,7 +155,7 @@ class Communicator {
 
   void workerLoop();
   void stopWorker();
-  std::string describe(const std::vector<CollRequest>& reqs) const;
+  std::string describe(const CollRequest* reqs, size_t n) const;
 
   uint32_t magic_ = kMagic;
   int rank_ = 0;

@@ -9,8 +9,8 @@
 
 namespace mrd {
 
-std::string Communicator::describe(const std::vector<CollRequest>& reqs) const {
-  if (reqs.size() != 1) return "group of " + std::to_string(reqs.size()) + " operations";
+std::string Communicator::describe(const CollRequest* reqs, size_t n) const {
+  if (n != 1) return "group of " + std::to_string(n) + " operations";
   const CollRequest& r = reqs[0];
   std::string s = std::string(collName(r.kind)) + " of " + std::to_string(r.count) + " " +
                   dataTypeName(r.type);
@@ -33,12 +33,13 @@ PlanContext Communicator::planContext() {
   return ctx;
 }
 
-Status Communicator::execute(const std::vector<CollRequest>& reqs) {
+Status Communicator::execute(const CollRequest* reqs, size_t nreqs) {
   OpRunning running(this);
   std::lock_guard<std::mutex> g(execMu_);
   log::ScopedRank scoped(rank_);
   if (abort_.load()) return remoteError("rank " + std::to_string(rank_) + ": communicator aborted");
-  const auto t0 = std::chrono::steady_clock::now();
+  // Timed only for the measured trials.
+  const auto t0 = tuner_.trialsEnabled() ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   schedule_.clear();
   scratch_.releaseAll();
   trialTickets_.clear();
@@ -49,12 +50,20 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
   // round first and the rest of the group after it. Two collectives of a
   // group on the board would each hold up the other's transfers.
   size_t collectives = 0;
-  for (const CollRequest& r : reqs) collectives += r.kind != CollKind::kSend && r.kind != CollKind::kRecv;
+  for (size_t i = 0; i < nreqs; ++i) collectives += reqs[i].kind != CollKind::kSend && reqs[i].kind != CollKind::kRecv;
   if (collectives == 1 && board_.attached()) ctx.boardBytes = board_.capacity();
   std::vector<const CollRequest*> selfSends;  // sends to this rank, matched in order
   size_t selfRecvs = 0;
-  for (const CollRequest& original : reqs) {
-    CollRequest req = original;
+  // A barrier is a one-byte allreduce: nobody leaves before all arrived.
+  CollRequest barrier;
+  barrier.kind = CollKind::kAllReduce;
+  barrier.sendbuf = &barrierBuf_[0];
+  barrier.recvbuf = &barrierBuf_[1];
+  barrier.count = 1;
+  barrier.type = mrdInt8;
+  for (size_t i = 0; i < nreqs; ++i) {
+    const CollRequest& original = reqs[i];
+    const CollRequest& req = original.kind == CollKind::kBarrier ? barrier : original;
     if ((req.kind == CollKind::kSend || req.kind == CollKind::kRecv) && req.root == rank_) {
       if (req.kind == CollKind::kSend) {
         selfSends.push_back(&original);
@@ -72,15 +81,6 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
       schedule_.copy(req.recvbuf, snd->sendbuf, req.count * dataTypeSize(req.type), {});
       continue;
     }
-    if (req.kind == CollKind::kBarrier) {
-      // A barrier is a one-byte allreduce: nobody leaves before all arrived.
-      req.kind = CollKind::kAllReduce;
-      req.sendbuf = &barrierBuf_[0];
-      req.recvbuf = &barrierBuf_[1];
-      req.count = 1;
-      req.type = mrdInt8;
-      req.reduce = ReduceSpec{};
-    }
     // Every rank decides the same; rank 0 tells.
     const bool details = decisionToLog(req);
     Status chosen = tuner_.choose(req, ctx, details, &decision_);
@@ -89,7 +89,7 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
     if (decision_.trial.entry >= 0) trialTickets_.push_back(decision_.trial);
     const Algorithm* algo = decision_.algo;
     if (algo == boardAlgo_ && ctx.boardBytes > 0) {
-      Status st = board_.run(req, env_, [&] { return describe(reqs); });
+      Status st = board_.run(req, env_, [&] { return describe(reqs, nreqs); });
       if (!st.isOk()) {
         asyncError_.store(st.code());
         return st;
@@ -106,14 +106,14 @@ Status Communicator::execute(const std::vector<CollRequest>& reqs) {
     return invalidUsage("rank " + std::to_string(rank_) + ": send to self without a matching recv from self in the group");
   }
   Status st = schedule_.empty() ? Status::ok()
-                                 : executor_.run(schedule_, env_, [&] { return describe(reqs); });
+                                 : executor_.run(schedule_, env_, [&] { return describe(reqs, nreqs); });
   if (st.isOk() && !trialTickets_.empty()) {
     // A group's time cannot be split among its operations: only a lone
     // operation's time counts for its trial.
     const double us =
         std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
     for (const tuner::TrialTicket& t : trialTickets_) {
-      if (reqs.size() == 1) tuner_.recordTrial(t, us);
+      if (nreqs == 1) tuner_.recordTrial(t, us);
       if (t.last) st = agreeOnTrials(t.entry);
       if (!st.isOk()) break;
     }
@@ -192,6 +192,20 @@ Status Communicator::submit(std::vector<CollRequest> reqs, Stream* stream) {
   }
   // Otherwise nothing is queued: run on this thread.
   return queued ? inOrder.synchronize(-1) : execute(reqs);
+}
+
+Status Communicator::submitOne(CollRequest&& req, Stream* stream) {
+  MRD_TRY(refuseIfFailed());
+  bool here = false;
+  {
+    std::lock_guard<std::mutex> g(workMu_);
+    if (stopping_) return remoteError("rank " + std::to_string(rank_) + ": communicator aborted");
+    here = stream == nullptr && jobs_.empty() && !jobRunning_;
+  }
+  if (here) return execute(&req, 1);  // nothing queued: on this thread, as submit() would
+  std::vector<CollRequest> one;
+  one.push_back(std::move(req));
+  return submit(std::move(one), stream);
 }
 
 Status Communicator::drainStreams() {

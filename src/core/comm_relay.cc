@@ -18,7 +18,9 @@ namespace mrd {
 Communicator::OpRunning::OpRunning(Communicator* c) : c_(c) { c_->opsRunning_.fetch_add(1); }
 
 Communicator::OpRunning::~OpRunning() {
-  c_->lastOpEndNs_.store(monotonicNs());
+  // Only the relays' progress thread reads it (communicators with none
+  // skip the clock).
+  if (!c_->relayLinks_.empty()) c_->lastOpEndNs_.store(monotonicNs());
   c_->opsRunning_.fetch_sub(1);
 }
 

@@ -81,6 +81,7 @@ class Tuner {
   // (for the library's own operations, such as the trials' agreement).
   Status choose(const CollRequest& req, const PlanContext& ctx, bool details, Decision* out,
                 bool trials = true);
+  bool trialsEnabled() const { return trials_.enabled(); }
   // The trials' bookkeeping (see trials.h), for the communicator.
   void recordTrial(const TrialTicket& t, double us) { trials_.record(t, us); }
   void trialVotes(int entry, std::vector<uint64_t>* out) const { trials_.votes(entry, out); }
