@@ -729,7 +729,10 @@ class Runner:
         cmdline = None
         try:
             if lib == "meridian":
-                prog = [self.meridian_bin(coll)] + self.bench_args(band, False)
+                # Blocking calls (-y 1), as the MPI and Gloo drivers make:
+                # like for like; --meridian-stream times them on a stream.
+                prog = [self.meridian_bin(coll)] + self.bench_args(band, False) + (
+                    [] if self.args.meridian_stream else ["-y", "1"])
                 if local:
                     cmd = ["timeout", "-k", "5", tmo_s, os.path.join(self.build, "tools", "mrdrun", "mrdrun"),
                            "-np", str(n), "--timeout", str(tmo)] + prog
@@ -1196,6 +1199,9 @@ def main(argv=None):
                         "drivers are in BUILD/compare")
     p.add_argument("-o", "--out", default=None, help="results directory (default BUILD/compare-results/<time>)")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--meridian-stream", action="store_true",
+                   help="time Meridian's calls on a stream (nccl-tests' default) rather than blocking (-y 1), "
+                        "as the peers' calls are")
     p.add_argument("-q", "--quiet", action="store_true", help="only failures and the final report")
     p.add_argument("--dry-run", action="store_true", help="print the size bands and exit")
     p.add_argument("--report", "--replot", metavar="DIR", dest="report",
