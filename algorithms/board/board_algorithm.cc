@@ -3,7 +3,8 @@
 // messages (src/core/local_board.h has the protocol). It is a plug-in like
 // the others, so the tuner weighs it, MRD_ALGO can force or exclude it and
 // the benchmarks' -A runs it; but it builds no schedule: the communicator
-// runs a lone operation whose choice it is on the board itself.
+// runs the round itself (Communicator::execute), alongside the rest of the
+// call's schedule if there is any.
 #include "core/algorithm.h"
 #include "core/local_board.h"
 
@@ -20,7 +21,7 @@ class BoardAlgorithm : public Algorithm {
   Status build(const CollRequest& req, const PlanContext& ctx, Schedule* out) const override {
     (void)out;
     return internalError("rank " + std::to_string(ctx.rank) + ": the board runs " + collName(req.kind) +
-                         " itself, as a lone operation, without a schedule");
+                         " itself, without a schedule");
   }
 };
 

@@ -46,9 +46,9 @@ Status Communicator::execute(const CollRequest* reqs, size_t nreqs) {
   PlanContext ctx = planContext();
   // The board takes a call's collective only when it is the call's one
   // collective (a group may add sends and receives, which differ between
-  // ranks; collectives do not): every rank then decides alike, runs that
-  // round first and the rest of the group after it. Two collectives of a
-  // group on the board would each hold up the other's transfers.
+  // ranks; collectives do not): every rank then decides alike. The round
+  // runs alongside the group's other operations (below). With two
+  // collectives neither takes it (one round at a time).
   size_t collectives = 0;
   for (size_t i = 0; i < nreqs; ++i) collectives += reqs[i].kind != CollKind::kSend && reqs[i].kind != CollKind::kRecv;
   if (collectives == 1 && board_.attached()) ctx.boardBytes = board_.capacity();
@@ -56,6 +56,7 @@ Status Communicator::execute(const CollRequest* reqs, size_t nreqs) {
   size_t selfRecvs = 0;
   // A barrier is a one-byte allreduce: nobody leaves before all arrived.
   CollRequest barrier;
+  const CollRequest* boardReq = nullptr;  // the call's collective, when the board takes it
   barrier.kind = CollKind::kAllReduce;
   barrier.sendbuf = &barrierBuf_[0];
   barrier.recvbuf = &barrierBuf_[1];
@@ -89,11 +90,7 @@ Status Communicator::execute(const CollRequest* reqs, size_t nreqs) {
     if (decision_.trial.entry >= 0) trialTickets_.push_back(decision_.trial);
     const Algorithm* algo = decision_.algo;
     if (algo == boardAlgo_ && ctx.boardBytes > 0) {
-      Status st = board_.run(req, env_, [&] { return describe(reqs, nreqs); });
-      if (!st.isOk()) {
-        asyncError_.store(st.code());
-        return st;
-      }
+      boardReq = &req;  // runs below, alongside the rest of the call
       continue;
     }
     PlanContext callCtx = ctx;
@@ -105,8 +102,20 @@ Status Communicator::execute(const CollRequest* reqs, size_t nreqs) {
   if (selfRecvs != selfSends.size()) {
     return invalidUsage("rank " + std::to_string(rank_) + ": send to self without a matching recv from self in the group");
   }
-  Status st = schedule_.empty() ? Status::ok()
-                                 : executor_.run(schedule_, env_, [&] { return describe(reqs, nreqs); });
+  const auto what = [&] { return describe(reqs, nreqs); };
+  Status st = Status::ok();
+  if (boardReq != nullptr && schedule_.empty()) {
+    st = board_.run(*boardReq, env_, what);
+  } else if (boardReq != nullptr) {
+    // A group's sends and receives move while the round waits: the peer
+    // may need them before it comes to the round (its matching receive in
+    // an earlier call).
+    st = board_.begin(*boardReq);
+    const Executor::SideWork round = [&](bool* moved, bool* done) { return board_.poll(moved, done, what); };
+    if (st.isOk()) st = executor_.run(schedule_, env_, what, &round);
+  } else if (!schedule_.empty()) {
+    st = executor_.run(schedule_, env_, what);
+  }
   if (st.isOk() && !trialTickets_.empty()) {
     // A group's time cannot be split among its operations: only a lone
     // operation's time counts for its trial.

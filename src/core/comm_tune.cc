@@ -222,7 +222,6 @@ Status Communicator::setupTuner() {
   lim.chunkForced = params.chunkSet;
   lim.channelMinBytes = static_cast<size_t>(params.channelMinBytes);
   lim.layout = &layout_;
-  lim.boardBytes = board_.attached() ? board_.capacity() : 0;
   // Trials need someone to measure against: not for one rank.
   lim.trials.enabled = params.autotune && nranks_ > 1;
   lim.trials.rounds = params.autotuneRounds;

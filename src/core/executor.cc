@@ -194,6 +194,7 @@ void Executor::idle(const ExecutionEnv& env, bool* moved, Status* err) {
     // doorbell's descriptor, so neither kind waits for the other's timeout.
     bell->prepareSleepOnFd();
     *err = progressConnections(moved);
+    if (err->isOk()) *err = pollSide(moved);
     if (!*moved && err->isOk()) {
       pollFds_.push_back(pollfd{bell->wakeFd(), POLLIN, 0});
       sleepOnFds(capUs(20000));
@@ -204,6 +205,7 @@ void Executor::idle(const ExecutionEnv& env, bool* moved, Status* err) {
   if (bell != nullptr) {
     bell->prepareSleep();
     *err = progressConnections(moved);
+    if (err->isOk()) *err = pollSide(moved);
     if (!*moved && err->isOk()) bell->sleep(static_cast<int>(capUs(pollFds_.empty() ? 20000 : 1000)));
     bell->endSleep();
   }
@@ -244,16 +246,26 @@ Status Executor::stuckError(const Schedule& s, const ExecutionEnv& env, const De
                       std::to_string(waitedMs) + " ms (MRD_TIMEOUT_MS), " + detail);
 }
 
-Status Executor::run(const Schedule& s, const ExecutionEnv& env, const Describe& what) {
+Status Executor::pollSide(bool* moved) {
+  // Looked at once more after announcing a sleep, like the connections:
+  // a peer that published meanwhile rang the doorbell, or is seen here.
+  return side_ != nullptr && !*sideDone_ ? (*side_)(moved, sideDone_) : Status::ok();
+}
+
+Status Executor::run(const Schedule& s, const ExecutionEnv& env, const Describe& what, const SideWork* side) {
   prepare(s, env);
   const size_t total = s.steps().size();
   auto lastMove = Clock::now();
-  while (doneCount_ < total) {
+  bool sideDone = side == nullptr;
+  side_ = side;
+  sideDone_ = &sideDone;
+  while (doneCount_ < total || !sideDone) {
     if (env.abort != nullptr && env.abort->load(std::memory_order_relaxed)) {
       return remoteError("rank " + std::to_string(env.rank) + ": " + what() +
                          ": the communicator was aborted");
     }
     bool moved = false;
+    if (!sideDone) MRD_TRY((*side)(&moved, &sideDone));
     while (!ready_.empty()) {
       int i = ready_.back();
       ready_.pop_back();
@@ -277,7 +289,13 @@ Status Executor::run(const Schedule& s, const ExecutionEnv& env, const Describe&
       if (waited >= env.purePollUs) sched_yield();
       continue;
     }
-    if (waited / 1000 >= env.timeoutMs) return stuckError(s, env, what, waited / 1000);
+    if (waited / 1000 >= env.timeoutMs) {
+      if (!sideDone && doneCount_ == total) {
+        return timeoutError("rank " + std::to_string(env.rank) + ": " + what() + ": no progress for " +
+                            std::to_string(waited / 1000) + " ms (MRD_TIMEOUT_MS), waiting on the shared-memory board");
+      }
+      return stuckError(s, env, what, waited / 1000);
+    }
     idle(env, &moved, &st);
     if (!st.isOk()) return st.withContext(what());
     collectCompletions(&moved);

@@ -46,7 +46,11 @@ class Executor {
   // operation in error messages ("allreduce of 1024 float"); it is only
   // called on the error path.
   using Describe = std::function<std::string()>;
-  Status run(const Schedule& schedule, const ExecutionEnv& env, const Describe& what);
+  // Work that must move alongside the schedule (a board round of the same
+  // call): polled every round until it says done; run() returns only then.
+  using SideWork = std::function<Status(bool* moved, bool* done)>;
+  Status run(const Schedule& schedule, const ExecutionEnv& env, const Describe& what,
+             const SideWork* side = nullptr);
 
  private:
   struct Queue {  // transfers on one (peer, channel, direction), in order
@@ -64,6 +68,7 @@ class Executor {
   Status progressConnections(bool* moved);
   void collectCompletions(bool* moved);
   void idle(const ExecutionEnv& env, bool* moved, Status* err);
+  Status pollSide(bool* moved);
   void sleepOnFds(int64_t timeoutUs);  // ppoll on pollFds_
   Status flushConnections(const ExecutionEnv& env, const Describe& what);
   Status stuckError(const Schedule& s, const ExecutionEnv& env, const Describe& what,
@@ -84,6 +89,8 @@ class Executor {
   static constexpr unsigned kExtraEvery = 16;
   unsigned round_ = 0;
   std::vector<pollfd> pollFds_;
+  const SideWork* side_ = nullptr;  // run()'s side work and whether it is done
+  bool* sideDone_ = nullptr;
   std::vector<uint32_t> fill_;   // cursors while building succ_
   std::vector<uint8_t> local_;   // step runs on this rank (copy, reduce, ...)
   size_t doneCount_ = 0;

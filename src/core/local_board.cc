@@ -201,26 +201,22 @@ Status LocalBoard::run(const CollRequest& req, const ExecutionEnv& env, const st
   return st;
 }
 
-Status LocalBoard::runRound(const CollRequest& req, const ExecutionEnv& env, const std::function<std::string()>& what) {
-  const uint64_t n = ++ops_;
-  const int p = nranks_, me = rank_;
-  const size_t es = dataTypeSize(req.type);
-  // 1. Our slot's last operation, n - kSlots, has been read by everyone.
-  if (n > kSlots && allRead_ < n - kSlots) {
-    MRD_TRY(waitFor(0, p - 1, [&](int q) { return readCounter(q)->load(std::memory_order_acquire) >= n - kSlots; },
-                    env, what, "to read this rank's input of an earlier operation"));
-    uint64_t least = n;
-    for (int q = 0; q < p; ++q) {
-      if (q != me) least = std::min(least, readCounter(q)->load(std::memory_order_acquire));
-    }
-    allRead_ = least;
+bool LocalBoard::slotFree(uint64_t n) {
+  if (n <= kSlots || allRead_ >= n - kSlots) return true;
+  uint64_t least = n;
+  for (int q = 0; q < nranks_; ++q) {
+    if (q != rank_) least = std::min(least, readCounter(q)->load(std::memory_order_acquire));
   }
-  // 2. Publish the input and what the operation is.
-  SlotHeader* own = slot(me, n);
+  allRead_ = least;
+  return least >= n - kSlots;
+}
+
+void LocalBoard::publish(const CollRequest& req, uint64_t n) {
+  SlotHeader* own = slot(rank_, n);
   char* ownData = reinterpret_cast<char*>(own) + kHeaderBytes;
-  const bool root = me == req.root;
-  const size_t input = inputBytes(req, p);
-  if (req.kind != CollKind::kBroadcast || root) {
+  const size_t es = dataTypeSize(req.type);
+  const size_t input = inputBytes(req, nranks_);
+  if (req.kind != CollKind::kBroadcast || rank_ == req.root) {
     if (req.reduce.preMultiply && opCode(req) != 0) {
       scaleInto(ownData, req.sendbuf, input / es, req.type, req.reduce.scalar);
     } else if (input > 0) {
@@ -234,20 +230,101 @@ Status LocalBoard::runRound(const CollRequest& req, const ExecutionEnv& env, con
   own->op = opCode(req);
   own->seq.store(n, std::memory_order_release);
   wakeOthers();
-  // 3. The slots this rank needs.
-  int first = 0, last = p - 1;
+}
+
+void LocalBoard::needed(const CollRequest& req, int* first, int* last) const {
+  const bool root = rank_ == req.root;
+  *first = 0;
+  *last = nranks_ - 1;
   if (req.kind == CollKind::kBroadcast) {
-    first = root ? p : req.root;  // the root needs none
-    last = root ? p - 1 : req.root;
+    *first = root ? nranks_ : req.root;  // the root needs none
+    *last = root ? nranks_ - 1 : req.root;
   }
-  if (req.kind == CollKind::kReduce && !root) first = p;                     // nor do a reduce's others
-  Status st = waitFor(first, last, [&](int q) { return slot(q, n)->seq.load(std::memory_order_acquire) == n; }, env,
-                      what, "to publish its input");
-  for (int q = first; st.isOk() && q <= last && q < p; ++q) {
-    if (q != me) st = checkSame(*own, *slot(q, n), q, what);
+  if (req.kind == CollKind::kReduce && !root) *first = nranks_;  // nor do a reduce's others
+}
+
+bool LocalBoard::published(int q, uint64_t n) const {
+  return slot(q, n)->seq.load(std::memory_order_acquire) == n;
+}
+
+Status LocalBoard::runRound(const CollRequest& req, const ExecutionEnv& env, const std::function<std::string()>& what) {
+  const uint64_t n = ++ops_;
+  // 1. Our slot's last operation, n - kSlots, has been read by everyone.
+  if (!slotFree(n)) {
+    MRD_TRY(waitFor(0, nranks_ - 1, [&](int q) { return readCounter(q)->load(std::memory_order_acquire) >= n - kSlots; },
+                    env, what, "to read this rank's input of an earlier operation"));
+    slotFree(n);
   }
-  MRD_TRY(st);
+  // 2. Publish the input and what the operation is.
+  publish(req, n);
+  // 3. The slots this rank needs.
+  int first = 0, last = 0;
+  needed(req, &first, &last);
+  MRD_TRY(waitFor(first, last, [&](int q) { return published(q, n); }, env, what, "to publish its input"));
+  return finish(req, n, first, last, what);
+}
+
+Status LocalBoard::begin(const CollRequest& req) {
+  if (!handles(req.kind)) return internalError("rank " + std::to_string(rank_) + ": not a board operation");
+  pending_ = &req;
+  pendingOp_ = ++ops_;
+  pendingStage_ = 0;
+  idlePolls_ = 0;
+  return Status::ok();
+}
+
+Status LocalBoard::poll(bool* moved, bool* done, const std::function<std::string()>& what) {
+  *done = false;
+  const uint64_t n = pendingOp_;
+  int missing = -1;
+  if (pendingStage_ == 0) {
+    if (slotFree(n)) {
+      publish(*pending_, n);
+      pendingStage_ = 1;
+      *moved = true;
+    } else {
+      for (int q = 0; q < nranks_ && missing < 0; ++q) {
+        if (q != rank_ && readCounter(q)->load(std::memory_order_acquire) < n - kSlots) missing = q;
+      }
+    }
+  }
+  if (pendingStage_ == 1) {
+    int first = 0, last = 0;
+    needed(*pending_, &first, &last);
+    for (int q = first; q <= last && missing < 0; ++q) {
+      if (q != rank_ && !published(q, n)) missing = q;
+    }
+    if (missing < 0) {
+      pendingStage_ = 2;
+      *moved = *done = true;
+      Status st = finish(*pending_, n, first, last, what);
+      if (!st.isOk()) bell_->abort();
+      return st;
+    }
+  }
+  // Still waiting (the executor times the wait out): a peer whose process
+  // is gone ends it sooner, asked now and then.
+  if (missing >= 0 && (++idlePolls_ & 1023) == 0) {
+    const std::string gone = view_.gone(missing);
+    if (!gone.empty() && !(pendingStage_ == 1 && published(missing, n))) {
+      bell_->abort();
+      return remoteError("rank " + std::to_string(rank_) + ": " + what() + ": waiting on the shared-memory board for peer " +
+                         std::to_string(missing) + ": " + gone);
+    }
+  }
+  return Status::ok();
+}
+
+Status LocalBoard::finish(const CollRequest& req, uint64_t n, int first, int last,
+                          const std::function<std::string()>& what) {
+  const int p = nranks_, me = rank_;
+  const bool root = me == req.root;
+  const SlotHeader* own = slot(me, n);
+  for (int q = first; q <= last && q < p; ++q) {
+    if (q != me) MRD_TRY(checkSame(*own, *slot(q, n), q, what));
+  }
   // 4. The result, ranks in order.
+  const size_t es = dataTypeSize(req.type);
   auto data = [&](int q) -> const char* { return reinterpret_cast<const char*>(slot(q, n)) + kHeaderBytes; };
   const size_t blk = req.count * es;
   auto reduceInto = [&](void* dst, size_t offset) {
@@ -279,7 +356,7 @@ Status LocalBoard::runRound(const CollRequest& req, const ExecutionEnv& env, con
       }
       break;
     default:
-      break;  // run() let only the kinds above through
+      break;  // run() and begin() let only the kinds above through
   }
   // 5. Done reading operation n.
   readCounter(me)->store(n, std::memory_order_release);

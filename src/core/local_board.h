@@ -7,7 +7,7 @@
 // Operation n (numbered alike on every rank) uses slot n % kSlots. A rank
 //   1. waits until every other rank has read its slot of operation
 //      n - kSlots (a broadcast's root, which reads nothing, may so run up
-//      to kSlots - 1 operations ahead of the others),
+//      to kSlots operations ahead of the others),
 //   2. copies its input into the slot (scaled first for PreMulSum), writes
 //      what the operation is (collective, count, type, op, root) and, last,
 //      n into the slot's sequence word: the first cache line holds the
@@ -46,7 +46,7 @@ namespace mrd {
 
 class LocalBoard {
  public:
-  static constexpr uint64_t kSlots = 8;
+  static constexpr uint64_t kSlots = 32;
   // Bytes of one rank's area for slots of `capacity` payload bytes.
   static size_t areaBytes(size_t capacity);
   // Bytes this rank publishes for `req` (its input).
@@ -67,8 +67,26 @@ class LocalBoard {
   // so that none waits for this one until its own timeout.
   Status run(const CollRequest& req, const ExecutionEnv& env, const std::function<std::string()>& what);
 
+  // The same round without blocking, for a call whose other operations
+  // (a group's sends and receives) must move meanwhile: begin() numbers it,
+  // poll() does what can be done now and sets *done once the result is
+  // there (*moved when anything happened). `req` must outlive the round.
+  // The caller bounds the wait (the executor's timeout); poll() ends it
+  // sooner when the peer waited for is gone.
+  Status begin(const CollRequest& req);
+  Status poll(bool* moved, bool* done, const std::function<std::string()>& what);
+
  private:
   Status runRound(const CollRequest& req, const ExecutionEnv& env, const std::function<std::string()>& what);
+  // The round's parts: whether every reader is done with operation n's
+  // slot's previous use; writing the input and description; which ranks'
+  // slots are needed ([first, last], empty when first > last); whether
+  // rank q published operation n; checking, computing and releasing.
+  bool slotFree(uint64_t n);
+  void publish(const CollRequest& req, uint64_t n);
+  void needed(const CollRequest& req, int* first, int* last) const;
+  bool published(int q, uint64_t n) const;
+  Status finish(const CollRequest& req, uint64_t n, int first, int last, const std::function<std::string()>& what);
   struct SlotHeader;
   SlotHeader* slot(int rank, uint64_t op) const;
   std::atomic<uint64_t>* readCounter(int rank) const;
@@ -87,6 +105,11 @@ class LocalBoard {
   size_t capacity_ = 0, slotStride_ = 0;
   uint64_t ops_ = 0;  // board operations run so far
   uint64_t allRead_ = 0;  // every other rank had read up to this operation, when last looked
+  // The round begin() started.
+  const CollRequest* pending_ = nullptr;
+  uint64_t pendingOp_ = 0;
+  int pendingStage_ = 0;  // 0: waiting for the slot, 1: published, 2: done
+  uint64_t idlePolls_ = 0;
 };
 
 }  // namespace mrd

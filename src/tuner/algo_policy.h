@@ -16,7 +16,9 @@
 //
 // A default clause only narrows collectives it can serve: "tree" leaves
 // alltoall to the tuner. A per-collective clause is strict: its algorithms
-// must implement that collective.
+// must implement that collective, and a call none of them can run is an
+// error, except that a clause listing "board" leaves the calls the board
+// cannot take (too large, no board, several collectives) to the tuner.
 #pragma once
 
 #include <array>

@@ -222,9 +222,10 @@ double predictUs(const std::string& algo, const CostQuery& q, const MachineModel
   if (algo == "board") {
     // One round through shared memory (core/local_board.h): every rank
     // writes its input once and reads all p. Fitted to all_reduce_perf
-    // forced to each algorithm on one 2-core host (8 B: 0.6, 3.8-4.1 and
-    // 13-17 us at 2, 4 and 8 ranks, where direct, priced alpha x (1 +
-    // (p-1)/2), took 1.2, 7.9-9.6 and 26-28): a quarter of a latency per
+    // forced to each algorithm on one 2-core host (8 B, first version of
+    // the board: 0.6, 3.8-4.1 and 13-17 us at 2, 4 and 8 ranks, where
+    // direct, priced alpha x (1 + (p-1)/2), took 1.2, 7.9-9.6 and 26-28;
+    // README.md has the figures of the present code): a quarter of a latency per
     // rank (the more ranks, the more of them wait for a core on this
     // machine; the calibrated latency carries the rest); then the bytes.
     if (multiHost) return -1;

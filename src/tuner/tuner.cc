@@ -69,7 +69,6 @@ Status Tuner::init(const std::string& algoEnv, const AlgorithmRegistry* registry
   ctx.nchannels = limits.maxChannels;
   ctx.sliceBytes = limits.chunkBytes;
   ctx.layout = limits.layout;
-  ctx.boardBytes = limits.boardBytes > 0 ? SIZE_MAX : 0;  // implements it, whatever the size
   for (size_t k = 0; k < kCollKinds; ++k) {
     const AlgoRule& rule = policy_.perColl[k];
     if (!rule.set || rule.exclude) continue;
@@ -80,10 +79,9 @@ Status Tuner::init(const std::string& algoEnv, const AlgorithmRegistry* registry
     probe.sendcounts.assign(static_cast<size_t>(nranks), 1024);
     probe.recvcounts = probe.sdispls = probe.rdispls = probe.sendcounts;
     for (const std::string& name : rule.names) {
-      if (name == "board" && limits.boardBytes == 0) {
-        return invalidArgument("MRD_ALGO=\"" + algoEnv + "\": algorithm \"board\" needs every rank on one host, "
-                               "reached through shared memory, and MRD_BOARD_BYTES above 0");
-      }
+      // The board takes what fits on it, wherever there is one; the rest
+      // falls back (choose()).
+      if (name == "board") continue;
       const Algorithm* a = registry->find(name);
       if (a != nullptr && !a->supports(probe, ctx)) {
         return invalidArgument("MRD_ALGO=\"" + algoEnv + "\": algorithm \"" + name +
@@ -139,7 +137,8 @@ Status Tuner::choose(const CollRequest& req, const PlanContext& ctx, bool detail
     if (supported_.empty()) {
       return internalError(std::string("no algorithm implements ") + collName(req.kind));
     }
-    if (strict && !rule.allows("board")) {
+    const bool boardListed = !rule.exclude && std::find(rule.names.begin(), rule.names.end(), "board") != rule.names.end();
+    if (strict && !boardListed) {
       return invalidUsage(std::string("MRD_ALGO allows no algorithm that can run this ") +
                           collName(req.kind) + " of " + std::to_string(q.bytes) + " bytes");
     }

@@ -51,9 +51,6 @@ struct TunerLimits {
   // Which ranks share a host: hierarchical algorithms support a collective
   // (MRD_ALGO's per-collective check at init) only given one.
   const topo::JobLayout* layout = nullptr;
-  // The shared-memory board's capacity when the communicator has one (0:
-  // none): MRD_ALGO's per-collective check at init counts it in.
-  size_t boardBytes = 0;
   // Measured trials of the model's best candidates (off unless enabled:
   // the communicator turns them on from MRD_AUTOTUNE).
   TrialConfig trials;

@@ -396,6 +396,32 @@ TEST(GroupTest, ASmallCollectiveWithSelfSendsOnOneRankOnly) {
       &cfg);
 }
 
+// Rank 0's group holds a send to rank 1 and a small allreduce (the
+// board's); rank 1 receives in one call, then joins the allreduce in the
+// next. The send must move while rank 0's board round waits for rank 1.
+TEST(GroupTest, ASendBesideASmallCollectiveMovesWhileItsRoundWaits) {
+  mrdConfig_t cfg = testConfig(5000);
+  spawnRanks(
+      2,
+      [](int rank, mrdComm_t comm) {
+        float x = static_cast<float>(rank + 1), msg = 5.0f, got = 0.0f;
+        const long long t0 = nowMs();
+        if (rank == 0) {
+          ASSERT_EQ(mrdGroupStart(), mrdSuccess);
+          EXPECT_EQ(mrdSend(&msg, 1, mrdFloat32, 1, comm, nullptr), mrdSuccess);
+          EXPECT_EQ(mrdAllReduce(&x, &x, 1, mrdFloat32, mrdSum, comm, nullptr), mrdSuccess);
+          ASSERT_EQ(mrdGroupEnd(), mrdSuccess) << mrdGetLastError(comm);
+        } else {
+          ASSERT_EQ(mrdRecv(&got, 1, mrdFloat32, 0, comm, nullptr), mrdSuccess) << mrdGetLastError(comm);
+          EXPECT_EQ(got, 5.0f);
+          ASSERT_EQ(mrdAllReduce(&x, &x, 1, mrdFloat32, mrdSum, comm, nullptr), mrdSuccess) << mrdGetLastError(comm);
+        }
+        EXPECT_EQ(x, 3.0f);
+        EXPECT_LT(nowMs() - t0, 2000) << "the ranks waited for each other";
+      },
+      &cfg);
+}
+
 // ---- Streams ----
 
 // Several operations queued back to back on one stream, each reading the
