@@ -370,20 +370,29 @@ TEST(LinkRelay, ARelayThatClosesPassesOnWhatItHoldsFirst) {
   for (size_t i = 0; i < kMsgs; ++i) EXPECT_EQ(in[i], out[i]) << "message " << i;
 }
 
+// How often rank 1 reads rank 0's paths in the slow-path tests. Each read
+// takes what a socket pair holds (~230 KB by default), so the slow rate is
+// about 2 x 230 KB per interval; the link calls that slow below 25% of
+// the healthy message's rate, which is CPU-bound (a one-thread mesh: 275
+// MB/s on a 2-core machine of 2026-12, more elsewhere). 15 ms gives ~30
+// MB/s, below the bar with room; 5 ms (~90 MB/s) passed only where the
+// healthy rate was above ~360 MB/s. Cut after 50 ms of silence: a 15 ms
+// reader stays clear of that too.
+constexpr std::chrono::milliseconds kSlowReaderEvery{15};
+
 // Every path between ranks 0 and 1 alive but slow (rank 1 reads them only
-// every 5 ms; over socket pairs nothing waits unread in a kernel, so to
-// the sender this is what a slow network looks like): after a message at
-// full speed (which must not relay: a healthy link keeps to its paths),
-// rank 0's link opens its relay lane beside the paths, rank 2 carries a
-// good share of the next message, the paths still theirs, and it arrives
-// whole. (Slow after 50 ms, cut after 50 ms of silence: a 5 ms reader
-// is far from both on a loaded machine.)
+// every kSlowReaderEvery; over socket pairs nothing waits unread in a
+// kernel, so to the sender this is what a slow network looks like): after
+// a message at full speed (which must not relay: a healthy link keeps to
+// its paths), rank 0's link opens its relay lane beside the paths, rank 2
+// carries a good share of the next message, the paths still theirs, and
+// it arrives whole. (Slow after 50 ms, cut after 50 ms of silence.)
 TEST(LinkRelay, SlowPathsGetARelayLaneBesideThem) {
   Mesh t(3, true, 25, 5000);
   t.cut = false;
   EXPECT_EQ(sendOneMessage(t, 8 << 20, 0, 30), 0u) << "a healthy link relayed";
   EXPECT_FALSE(t.at(0, 1)->assisted());
-  t.rank1ReadsRank0Every = std::chrono::milliseconds(5);
+  t.rank1ReadsRank0Every = kSlowReaderEvery;
   const size_t bytes = 16 << 20;
   const uint64_t relayed = sendOneMessage(t, bytes, 1, 31);
   EXPECT_TRUE(t.at(0, 1)->assisted()) << t.at(0, 1)->describeState();
@@ -404,7 +413,7 @@ CpuRun slowPathsWithCpuBusy(int busyPct, int seed) {
   Mesh t(3, true, 25, 5000, false, busyPct);
   t.cut = false;
   EXPECT_EQ(sendOneMessage(t, 8 << 20, 0, seed), 0u) << "a healthy link relayed";
-  t.rank1ReadsRank0Every = std::chrono::milliseconds(5);
+  t.rank1ReadsRank0Every = kSlowReaderEvery;
   CpuRun r;
   r.relayed = sendOneMessage(t, 16 << 20, 1, seed + 1);
   r.heldBack = t.at(0, 1)->cpuHeldBack();
@@ -430,7 +439,7 @@ TEST(LinkRelay, SlowPathsKeepTheirChunksWhenRelayingIsForCutsOnly) {
   Mesh t(3, true, 0, 5000);
   t.cut = false;
   EXPECT_EQ(sendOneMessage(t, 8 << 20, 0, 32), 0u);
-  t.rank1ReadsRank0Every = std::chrono::milliseconds(5);
+  t.rank1ReadsRank0Every = kSlowReaderEvery;
   EXPECT_EQ(sendOneMessage(t, 4 << 20, 1, 33), 0u);
   EXPECT_FALSE(t.at(0, 1)->assisted());
 }
