@@ -1147,7 +1147,9 @@ void Link::addPollFds(std::vector<pollfd>* fds) const {
 
 int64_t Link::timerDueUs() const {
   // Pings, and the stall check of paths holding unacknowledged data.
-  bool acksWaiting = false;
+  // (Frames left half-written when an operation ended count: flush() leaves
+  // them to the next moves on links that may relay.)
+  bool acksWaiting = writesPending();
   for (const Path& p : paths_) acksWaiting = acksWaiting || (!p.dead && p.rxFrames > p.ackQueued);
   if (out_.empty() && in_.empty() && !acksWaiting && relayInflight_.empty() && relayOut_.empty()) return -1;
   int64_t due = static_cast<int64_t>(opt_.probe.intervalUs);
@@ -1236,13 +1238,23 @@ Status Link::flush(bool* idle) {
     if (!paths_[p].dead) queueAck(p, now, false);
   }
   for (size_t p = 0; p < paths_.size(); ++p) {
-    Path& path = paths_[p];
-    if (path.dead) continue;
-    MRD_TRY(progressSend(p, now, &moved, /*startNew=*/false));
-    // (A cut link's paths may never drain: its peer hears from it through relays.)
-    if (!path.dead && !relaying_ && (path.curActive || path.ctrlPending())) *idle = false;
+    if (!paths_[p].dead) MRD_TRY(progressSend(p, now, &moved, /*startNew=*/false));
   }
+  // (A cut link's paths may never drain: its peer hears from it through
+  // relays. A link that may relay is moved between operations too, by
+  // the communicator's progress thread and every operation: what is stuck
+  // in its sockets goes later, or through a relay once progress() has
+  // judged the cut. Waiting here for a cut network waited for it to heal,
+  // and for TCP's back-off after it: seconds.)
+  *idle = relaying_ || router_ != nullptr || !writesPending();
   return Status::ok();
+}
+
+bool Link::writesPending() const {
+  for (const Path& path : paths_) {
+    if (!path.dead && (path.curActive || path.ctrlPending())) return true;
+  }
+  return false;
 }
 
 std::string Link::describeState() const {

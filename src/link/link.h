@@ -258,6 +258,9 @@ class Link : public transport::Connection {
   InMsg* inMsg(uint64_t seq);
   Status progressSend(size_t p, uint64_t now, bool* moved, bool startNew = true);
   Status progressRecv(size_t p, uint64_t now, bool* moved);
+  // A live path holds frames not fully written (control frames, or the rest
+  // of one begun).
+  bool writesPending() const;
   Status beginData(size_t p);
   void finishData(size_t p);
   Status handleControl(size_t p, uint64_t now);

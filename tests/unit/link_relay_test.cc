@@ -457,6 +457,53 @@ TEST(LinkRelay, APeerThatReadsLateIsNotASlowNetwork) {
   EXPECT_FALSE(t.at(0, 1)->assisted());
 }
 
+// An operation ends (its eager sends all written) with frames stuck in
+// sockets the cut network does not drain. A link that may relay must not
+// hold the end-of-operation flush until the network heals (it did, and
+// for TCP's back-off after it: a 5 s operation in the 3-host netns cut
+// test): it is moved between operations anyway, and the next moves judge
+// the cut and take everything to rank 1 through rank 2.
+TEST(LinkRelay, AFlushStuckBehindACutEndsAndTheCutIsJudgedLater) {
+  Mesh t(3, true, 25, 5000);  // cut after 50 ms: the operation below stays clear of it
+  constexpr size_t kMsgs = 12;  // 12 x 64 KiB: more than two socket pairs hold
+  std::vector<std::vector<char>> out, in;
+  std::vector<Request> sends(kMsgs), recvs(kMsgs);
+  for (size_t i = 0; i < kMsgs; ++i) {
+    out.push_back(pattern(kEagerBytes, static_cast<int>(i)));
+    in.emplace_back(kEagerBytes, 0);
+    sends[i] = Request{i, out[i].data(), kEagerBytes};
+    recvs[i] = Request{i, in[i].data(), kEagerBytes};
+    ASSERT_TRUE(t.links[0][1]->postSend(&sends[i]).isOk());
+  }
+  // The operation: rank 0 writes what its sockets take (well within the
+  // cut's 50 ms), as an executor would.
+  for (int r = 0; r < 50; ++r) {
+    bool moved = false;
+    ASSERT_TRUE(t.links[0][1]->progress(&moved).isOk());
+  }
+  ASSERT_TRUE(sends[0].done) << "nothing written: " << t.links[0][1]->describeState();
+  ASSERT_FALSE(sends[kMsgs - 1].done) << "all written: the sockets never filled";
+  ASSERT_FALSE(t.links[0][1]->cut()) << "judged cut during the operation: the flush is not what is tested";
+  // Its end: the flush is done at once, with frames still stuck.
+  ASSERT_NE(t.links[0][1]->describeState().find(", writing"), std::string::npos)
+      << "no frame half-written: the test proves nothing: " << t.links[0][1]->describeState();
+  bool idle = false;
+  ASSERT_TRUE(t.links[0][1]->flush(&idle).isOk());
+  EXPECT_TRUE(idle) << "the flush waits for a network that takes nothing: " << t.links[0][1]->describeState();
+  // Later moves (the progress thread, the next operation) judge the cut;
+  // rank 1 gets every message, through rank 2.
+  std::vector<Request*> all;
+  for (size_t i = 0; i < kMsgs; ++i) {
+    ASSERT_TRUE(t.links[1][0]->postRecv(&recvs[i]).isOk());
+    all.push_back(&sends[i]);
+    all.push_back(&recvs[i]);
+  }
+  Status st = t.drive(all);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  EXPECT_TRUE(t.links[0][1]->cut());
+  for (size_t i = 0; i < kMsgs; ++i) EXPECT_EQ(in[i], out[i]) << "message " << i;
+}
+
 TEST(LinkRelay, WithoutARouterACutLinkOnlyWaits) {
   // The same cut with relaying off: nothing reaches rank 1 (the test above
   // is not passing by some other way around the cut).
