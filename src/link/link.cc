@@ -843,13 +843,38 @@ Status Link::applyStaged() {
   return Status::ok();
 }
 
+ssize_t Link::readStream(Path& path, char* to, size_t want) {
+  if (path.rxBegin < path.rxEnd) {
+    const size_t n = std::min(want, path.rxEnd - path.rxBegin);
+    std::memcpy(to, path.rx.data() + path.rxBegin, n);
+    path.rxBegin += n;
+    return static_cast<ssize_t>(n);
+  }
+  path.rxBegin = path.rxEnd = 0;
+  if (path.rxDry) {
+    errno = EAGAIN;
+    return -1;
+  }
+  const bool direct = want >= kReadAhead / 2 || path.rxBulk;
+  if (!direct && path.rx.size() < kReadAhead) path.rx.resize(kReadAhead);
+  const size_t ask = direct ? want : path.rx.size();
+  ssize_t r = recv(path.desc.fd, direct ? to : path.rx.data(), ask, MSG_DONTWAIT);
+  if (r < 0 || static_cast<size_t>(r) < ask) path.rxDry = true;
+  if (r <= 0 || direct) return r;
+  path.rxEnd = static_cast<size_t>(r);
+  const size_t n = std::min(want, path.rxEnd);
+  std::memcpy(to, path.rx.data(), n);
+  path.rxBegin = n;
+  return static_cast<ssize_t>(n);
+}
+
 Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
   Path& path = paths_[p];
   constexpr size_t kHdr = sizeof(Frame);
+  path.rxDry = false;
   while (!path.dead && !path.eof) {
     if (path.inHdrGot < kHdr) {
-      ssize_t r = recv(path.desc.fd, reinterpret_cast<char*>(&path.in) + path.inHdrGot,
-                       kHdr - path.inHdrGot, MSG_DONTWAIT);
+      ssize_t r = readStream(path, reinterpret_cast<char*>(&path.in) + path.inHdrGot, kHdr - path.inHdrGot);
       if (r == 0 && path.inHdrGot == 0) {
         // The peer closed: fine once it finished with us, an error before.
         path.eof = true;
@@ -859,7 +884,9 @@ Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
       if (r < 0) return wouldBlock(errno) ? Status::ok() : failPath(p, errnoText("recv", errno), now);
       path.inHdrGot += static_cast<size_t>(r);
       path.lastRxNs = now;
-      if (path.inHdrGot < kHdr) return Status::ok();
+      // (The rest may still be in the socket: a read-ahead can end inside
+      // a header. The next read finds it, or the round's dry rule stops.)
+      if (path.inHdrGot < kHdr) continue;
       if (path.in.kind == kFrameData || path.in.kind == kFrameAck || path.in.kind == kFrameRelay ||
           path.in.kind == kFrameRelayAck) {
         *moved = true;
@@ -871,6 +898,7 @@ Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
         continue;
       }
       path.inGot = 0;
+      path.rxBulk = path.in.len >= kReadAhead / 2;
       if (path.in.kind == kFrameRelay && path.in.len >= sizeof(Frame) && path.in.len <= sizeof(Frame) + kChunkBytes) {
         // Another rank's chunk, to deliver here or pass on: read whole first.
         path.relayBuf = takeFrom(&copyPool_);
@@ -900,7 +928,7 @@ Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
       char* to = path.dest == Dest::kSink ? sink_.data() + (path.inGot % kChunkBytes) : path.destPtr + path.inGot;
       size_t want = path.in.len - path.inGot;
       if (path.dest == Dest::kSink) want = std::min(want, kChunkBytes - path.inGot % kChunkBytes);
-      ssize_t r = recv(path.desc.fd, to, want, MSG_DONTWAIT);
+      ssize_t r = readStream(path, to, want);
       if (r == 0) return failPath(p, "connection closed by the peer", now);
       if (r < 0) return wouldBlock(errno) ? Status::ok() : failPath(p, errnoText("recv", errno), now);
       *moved = true;
@@ -1070,6 +1098,17 @@ Status Link::progress(bool* moved) {
   bool busy = false;
   for (const OutMsg& m : out_) busy = busy || (!m.eager && m.ackedCount < m.chunk.size());
   for (const InMsg& m : in_) busy = busy || m.req->bytes > kEagerBytes;
+  // A small message on an idle link goes out before anything is read: the
+  // peer waits for it (read first, it waited for a recv() that found
+  // nothing). (Bulk traffic keeps the order below: acks read first steer
+  // its chunks.)
+  bool idleLink = freshDataToSend() && out_.back().eager;
+  for (const Path& path : paths_) idleLink = idleLink && path.waiting == 0;
+  if (idleLink) {
+    for (size_t p = 0; p < paths_.size(); ++p) {
+      if (!paths_[p].dead) MRD_TRY(progressSend(p, now, moved));
+    }
+  }
   for (size_t p = 0; p < paths_.size(); ++p) {
     Path& path = paths_[p];
     if (path.dead) continue;
@@ -1122,6 +1161,11 @@ Status Link::progress(bool* moved) {
   return Status::ok();
 }
 
+bool Link::freshDataToSend() const {
+  // (A relaying link's own chunks do not go on its paths.)
+  return !(relaying_ && relayUsable_) && !out_.empty() && out_.back().nextFresh < out_.back().chunk.size();
+}
+
 void Link::addPollFds(std::vector<pollfd>* fds) const {
   const size_t before = fds->size();
   for (const Path& p : paths_) {
@@ -1131,9 +1175,7 @@ void Link::addPollFds(std::vector<pollfd>* fds) const {
     const bool blocked = p.inHdrGot == sizeof(Frame) && p.in.kind == kFrameData &&
                          p.destPtr == nullptr && p.in.seq >= inBase_ + in_.size();
     const bool wantIn = !p.eof && !blocked;
-    // (A relaying link's own chunks do not go on its paths.)
-    const bool ownData = !(relaying_ && relayUsable_) &&
-                         (!resend_.empty() || (!out_.empty() && out_.back().nextFresh < out_.back().chunk.size()));
+    const bool ownData = !resend_.empty() ? !(relaying_ && relayUsable_) : freshDataToSend();
     const bool wantOut = p.curActive || p.ctrlPending() || !relayOut_.empty() || ownData;
     short events = static_cast<short>((wantIn ? POLLIN : 0) | (wantOut ? POLLOUT : 0));
     if (events != 0) fds->push_back(pollfd{p.desc.fd, events, 0});

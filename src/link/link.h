@@ -231,6 +231,13 @@ class Link : public transport::Connection {
     std::vector<char> scratch;
     std::vector<char> stageBuf;     // Dest::kStage: the chunk of a message not posted yet
     std::vector<char> relayBuf;     // Dest::kRelay: a frame to pass on or deliver
+    // The stream read ahead of the frame being parsed (rx[rxBegin, rxEnd)):
+    // a small frame's header and payload, and the acks around it, come in
+    // one recv() rather than one each.
+    std::vector<char> rx;
+    size_t rxBegin = 0, rxEnd = 0;
+    bool rxDry = false;             // this round's last recv() came back short
+    bool rxBulk = false;            // the last data frame was large: read the next one's header alone
     bool eof = false;
     // Stats.
     uint64_t bytesSent = 0, chunksSent = 0, resends = 0, bytesReceived = 0;
@@ -258,6 +265,12 @@ class Link : public transport::Connection {
   InMsg* inMsg(uint64_t seq);
   Status progressSend(size_t p, uint64_t now, bool* moved, bool startNew = true);
   Status progressRecv(size_t p, uint64_t now, bool* moved);
+  // Up to `want` bytes of path p's stream into `to`, read-ahead bytes
+  // first; returns as recv() does (-1 with errno EAGAIN once a read this
+  // round came back short: the socket is most likely empty).
+  ssize_t readStream(Path& path, char* to, size_t want);
+  // A chunk of ours never sent yet waits for a path.
+  bool freshDataToSend() const;
   // A live path holds frames not fully written (control frames, or the rest
   // of one begun).
   bool writesPending() const;
@@ -345,6 +358,11 @@ class Link : public transport::Connection {
   uint64_t inBase_ = 0, nextRecvSeq_ = 0;
   std::vector<char> sink_;
   static constexpr size_t kStageBudget = 4 << 20;
+  // The read-ahead: reads of less than half of it go through it (a 4 KiB
+  // message and its header in one call); larger ones, and the headers of a
+  // stream of large frames (their payloads would be copied once more),
+  // straight to their place.
+  static constexpr size_t kReadAhead = 16 << 10;
   struct Staged {
     uint64_t tag, msgBytes;
     std::vector<char> data;

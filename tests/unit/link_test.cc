@@ -129,6 +129,101 @@ TEST(Link, MessagesOfEverySizeArriveWholeInOrderBothWays) {
   EXPECT_GE(used, 2) << "several paths carried chunks";
 }
 
+// The receive side reads ahead (a small frame and those after it in one
+// recv(), large payloads straight to their buffer): frames of sizes on
+// both sides of the read-ahead's limits, in a mixed order, with receives
+// posted well behind the sends (frames read ahead and then read aside)
+// and both directions at once, arrive whole and in order.
+TEST(Link, SmallAndLargeFramesMixedArriveWholeWhateverTheReadBoundaries) {
+  Pair p = makePair(1);
+  const std::vector<size_t> sizes = {1, 8, 40, 4056, 4096, 8151, 8152, 8191, 8192, 8193, 16343, 16384,
+                                     16385, kChunkBytes - 1, kChunkBytes, kChunkBytes + 41, 0, 3};
+  constexpr size_t kMsgs = 400;
+  std::vector<std::vector<char>> out(kMsgs), in(kMsgs), back(kMsgs), inBack(kMsgs);
+  std::vector<Request> sends(kMsgs), recvs(kMsgs), sends2(kMsgs), recvs2(kMsgs);
+  uint64_t x = 12345;
+  for (size_t i = 0; i < kMsgs; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    // Runs of small messages, then a large one now and then.
+    const size_t n = sizes[(x >> 33) % sizes.size()];
+    out[i] = pattern(n, static_cast<int>(i));
+    back[i] = pattern(n, static_cast<int>(i) + 1000);
+    in[i].assign(n, 0);
+    inBack[i].assign(n, 0);
+    sends[i] = Request{i, out[i].data(), n};
+    recvs[i] = Request{i, in[i].data(), n};
+    sends2[i] = Request{i, back[i].data(), n};
+    recvs2[i] = Request{i, inBack[i].data(), n};
+  }
+  std::vector<Request*> all;
+  // Sends go in batches; each side's receives are posted 25 messages behind.
+  for (size_t i = 0; i < kMsgs; i += 25) {
+    for (size_t j = i; j < std::min(kMsgs, i + 25); ++j) {
+      ASSERT_TRUE(p.a->postSend(&sends[j]).isOk());
+      ASSERT_TRUE(p.b->postSend(&sends2[j]).isOk());
+      all.push_back(&sends[j]);
+      all.push_back(&sends2[j]);
+    }
+    for (int r = 0; r < 20; ++r) {
+      bool moved = false;
+      ASSERT_TRUE(p.a->progress(&moved).isOk());
+      ASSERT_TRUE(p.b->progress(&moved).isOk());
+    }
+    for (size_t j = i >= 25 ? i - 25 : kMsgs; j < i; ++j) {
+      ASSERT_TRUE(p.b->postRecv(&recvs[j]).isOk());
+      ASSERT_TRUE(p.a->postRecv(&recvs2[j]).isOk());
+      all.push_back(&recvs[j]);
+      all.push_back(&recvs2[j]);
+    }
+  }
+  for (size_t j = kMsgs - (kMsgs % 25 == 0 ? 25 : kMsgs % 25); j < kMsgs; ++j) {
+    ASSERT_TRUE(p.b->postRecv(&recvs[j]).isOk());
+    ASSERT_TRUE(p.a->postRecv(&recvs2[j]).isOk());
+    all.push_back(&recvs[j]);
+    all.push_back(&recvs2[j]);
+  }
+  Status st = drive(p, all);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  for (size_t i = 0; i < kMsgs; ++i) {
+    ASSERT_EQ(in[i], out[i]) << "a->b message " << i << " of " << out[i].size() << " bytes";
+    ASSERT_EQ(inBack[i], back[i]) << "b->a message " << i << " of " << back[i].size() << " bytes";
+  }
+}
+
+// Two paths, and more small frames than the link reads aside (4 MiB)
+// before any receive is posted: the reader stops with bytes read ahead
+// behind a frame it cannot place, and goes on from them once the
+// receives come.
+TEST(Link, SmallFramesBeyondTheReadAsideBudgetOverTwoPathsArriveWhole) {
+  Pair p = makePair(2);
+  constexpr size_t kMsgs = 3000;  // ~6 MB of 1-3 KiB messages
+  std::vector<std::vector<char>> out(kMsgs), in(kMsgs);
+  std::vector<Request> sends(kMsgs), recvs(kMsgs);
+  std::vector<Request*> all;
+  for (size_t i = 0; i < kMsgs; ++i) {
+    const size_t n = 1000 + (i * 7919) % 2100;
+    out[i] = pattern(n, static_cast<int>(i));
+    in[i].assign(n, 0);
+    sends[i] = Request{i, out[i].data(), n};
+    recvs[i] = Request{i, in[i].data(), n};
+    ASSERT_TRUE(p.a->postSend(&sends[i]).isOk());
+    all.push_back(&sends[i]);
+  }
+  for (int r = 0; r < 2000; ++r) {
+    bool moved = false;
+    ASSERT_TRUE(p.a->progress(&moved).isOk());
+    ASSERT_TRUE(p.b->progress(&moved).isOk());
+  }
+  EXPECT_NE(p.b->describeState().find("read aside"), std::string::npos) << p.b->describeState();
+  for (size_t i = 0; i < kMsgs; ++i) {
+    ASSERT_TRUE(p.b->postRecv(&recvs[i]).isOk());
+    all.push_back(&recvs[i]);
+  }
+  Status st = drive(p, all);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  for (size_t i = 0; i < kMsgs; ++i) ASSERT_EQ(in[i], out[i]) << "message " << i << " of " << out[i].size() << " bytes";
+}
+
 TEST(Link, ReceivesPostedLateAndTagMismatchIsAnError) {
   Pair p = makePair(2);
   std::vector<char> out = pattern(200000, 1), in(200000);
