@@ -186,7 +186,9 @@ Status connectTo(const SockAddr& addr, const Deadline& d, int* fd, const SockAdd
     int rc = connect(s, addr.sa(), addr.len);
     if (rc != 0 && errno == EINPROGRESS) {
       pollfd p{s, POLLOUT, 0};
-      while (!d.expired() && !d.aborted() && (rc = poll(&p, 1, d.pollSliceMs())) == 0) {
+      // (A signal, such as a hang report's SIGUSR1, only interrupts the poll.)
+      while (!d.expired() && !d.aborted() &&
+             ((rc = poll(&p, 1, d.pollSliceMs())) == 0 || (rc < 0 && errno == EINTR))) {
       }
       int err = 0;
       socklen_t el = sizeof err;

@@ -45,6 +45,14 @@ const std::vector<ParamDoc>& paramTable() {
        "Smallest share of a buffer worth giving a channel of its own."},
       {"MRD_TIMEOUT_MS", "300000", "Longest wait without progress before an operation fails."},
       {"MRD_SPIN_US", "50", "Microseconds a waiting rank polls (yielding) before it sleeps."},
+      {"MRD_HANG_REPORT_MS", "60000",
+       "An operation waiting this long without progress logs a hang report (what it waits on), again after each further period; 0: never."},
+      {"MRD_HANG_REPORT_SIGNAL", "1",
+       "1: SIGUSR1 makes every rank log a hang report (only when the application left SIGUSR1 at its default); 0: SIGUSR1 is left alone."},
+      {"MRD_CHECK_ARGS", "0",
+       "1: before each call holding a collective the ranks compare (collective, count, datatype, op, root); a difference fails it with mrdInvalidUsage on every rank."},
+      {"MRD_HANG_REPORT_FD", "(set by mrdrun)",
+       "A pipe the rank also writes its hang report lines to, prefixed by MRD_RANK (mrdrun's summary)."},
       {"MRD_SIMD", "auto",
        "SIMD level of the reduction kernels: auto (the best the CPU has), avx512, avx2 or none; more than the CPU has warns and uses auto."},
       {"MRD_PROBE_INTERVAL_US", "100",
@@ -132,6 +140,9 @@ Params readParams() {
   p.channelMinBytes = envInt("MRD_CHANNEL_MIN_BYTES", p.channelMinBytes, 1, 1LL << 40, set);
   p.timeoutMs = envInt("MRD_TIMEOUT_MS", p.timeoutMs, 1, 2147483647, set);
   p.spinUs = envInt("MRD_SPIN_US", p.spinUs, 0, 1000000, set);
+  p.hangReportMs = envInt("MRD_HANG_REPORT_MS", p.hangReportMs, 0, 2147483647, set);
+  p.hangReportSignal = static_cast<int>(envInt("MRD_HANG_REPORT_SIGNAL", p.hangReportSignal, 0, 1, set));
+  p.checkArgs = envInt("MRD_CHECK_ARGS", 0, 0, 1, set) != 0;
   p.simd = envString("MRD_SIMD", set);
   p.probeIntervalUs = envInt("MRD_PROBE_INTERVAL_US", p.probeIntervalUs, 1, 10000000, set);
   p.probeIdleIntervalUs =

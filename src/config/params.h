@@ -53,6 +53,9 @@ struct Params {
   // Waiting.
   int64_t timeoutMs = 300000;          // MRD_TIMEOUT_MS
   int64_t spinUs = 50;                 // MRD_SPIN_US
+  int64_t hangReportMs = 60000;        // MRD_HANG_REPORT_MS (0: never)
+  int hangReportSignal = 1;            // MRD_HANG_REPORT_SIGNAL
+  bool checkArgs = false;              // MRD_CHECK_ARGS (core/arg_check.h)
   // Reduction kernels (core/reduce_dispatch.h); checked, and logged, at first use.
   std::string simd;                    // MRD_SIMD (empty: auto)
   // Link-quality probe (src/probe/probe_config.h).

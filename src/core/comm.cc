@@ -50,6 +50,8 @@ Status Communicator::init(const mrdUniqueId& id, int nranks, int rank,
   env_.abort = &abort_;
   env_.timeoutMs = settings_.timeoutMs;
   env_.spinUs = config::processParams().spinUs;
+  env_.hangReportMs = config::processParams().hangReportMs;
+  env_.commTag = commTag_;
   MRD_TRY(setupTuner());
   MRD_TRY(setupRelays());
   if (rank == 0) {
@@ -60,7 +62,17 @@ Status Communicator::init(const mrdUniqueId& id, int nranks, int rank,
       MRD_LOG_INFO(kInit, "set: {}", v);
     }
   }
+  hang::installSignalOnce();
+  hang::registerIdle(this, rank_, [this] { return idleHangReport(); });
   return Status::ok();
+}
+
+std::string Communicator::idleHangReport() const {
+  // An operation in flight (or about to start) reports from its executor.
+  if (opsRunning_.load() > 0) return std::string();
+  return "rank " + std::to_string(rank_) + ": " + hang::kMarker + " no operation in flight on communicator " +
+         commTag_ + " (" + std::to_string(nranks_) + " ranks, " + std::to_string(opsStarted_.load()) +
+         " operations run)";
 }
 
 Status Communicator::setupTransports() {
@@ -231,6 +243,7 @@ void Communicator::initInBackground(const mrdUniqueId& id, int nranks, int rank,
 }
 
 Communicator::~Communicator() {
+  hang::unregisterIdle(this);
   if (initThread_.joinable()) {
     abort_.store(true);  // a destroy during init cuts its waits short
     initThread_.join();

@@ -16,8 +16,10 @@
 
 #include "bootstrap/bootstrap.h"
 #include "config/params.h"
+#include "core/arg_check.h"
 #include "core/coll_request.h"
 #include "core/executor.h"
+#include "core/hang_report.h"
 #include "core/local_board.h"
 #include "core/schedule.h"
 #include "core/status.h"
@@ -150,12 +152,19 @@ class Communicator {
   PlanContext planContext();
   // After a size's last trial: the ranks agree on its fastest algorithm.
   Status agreeOnTrials(int entry);
+  // A collective of the library's own (trial votes, argument checks), in
+  // the middle of an execute().
+  Status runInternal(const CollRequest& req, const Executor::Describe& what);
+  // MRD_CHECK_ARGS: the ranks compare the call before it runs (arg_check.h).
+  Status checkArguments(const CollRequest* reqs, size_t n);
   Status refuseIfFailed() const;
   Status queueJob(std::vector<CollRequest>* reqs, Stream* target);  // workMu_ held
 
   void workerLoop();
   void stopWorker();
   std::string describe(const CollRequest* reqs, size_t n) const;
+  // For core/hang_report.h: "" while an operation is in flight.
+  std::string idleHangReport() const;
 
   uint32_t magic_ = kMagic;
   int rank_ = 0;
@@ -187,6 +196,7 @@ class Communicator {
   topo::JobLayout layout_;
   std::vector<uint64_t> loggedDecisions_;  // (kind, log2 bytes) already logged
   int8_t barrierBuf_[2] = {0, 0};
+  std::vector<CallSignature> signatures_;  // checkArguments' exchange, one per rank
 
   // The stream worker: started by the first mrdStreamCreate.
   struct Job {
@@ -209,6 +219,7 @@ class Communicator {
   std::condition_variable progCv_;
   bool progStop_ = false;
   std::atomic<int> opsRunning_{0};
+  std::atomic<uint64_t> opsStarted_{0};  // numbers the operations (hang reports)
   std::atomic<uint64_t> lastOpEndNs_{0};  // CLOCK_MONOTONIC
   // The thread steps in only after this long without an operation: back
   // to back, operations move the links themselves, and a thread waking

@@ -38,6 +38,8 @@ Status Communicator::execute(const CollRequest* reqs, size_t nreqs) {
   std::lock_guard<std::mutex> g(execMu_);
   log::ScopedRank scoped(rank_);
   if (abort_.load()) return remoteError("rank " + std::to_string(rank_) + ": communicator aborted");
+  env_.opSeq = opsStarted_.fetch_add(1) + 1;
+  if (config::processParams().checkArgs && callIsChecked(reqs, nreqs)) MRD_TRY(checkArguments(reqs, nreqs));
   // Timed only for the measured trials.
   const auto t0 = tuner_.trialsEnabled() ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   schedule_.clear();
@@ -135,6 +137,21 @@ Status Communicator::execute(const CollRequest* reqs, size_t nreqs) {
   return st;
 }
 
+Status Communicator::runInternal(const CollRequest& req, const Executor::Describe& what) {
+  // The model's choice, never a trial, never the board (planContext()
+  // offers it no room).
+  schedule_.clear();
+  scratch_.releaseAll();
+  PlanContext ctx = planContext();
+  tuner::Decision d;
+  MRD_TRY(tuner_.choose(req, ctx, false, &d, /*trials=*/false));
+  ctx.nchannels = d.nchannels;
+  ctx.sliceBytes = d.chunkBytes;
+  schedule_.beginOperation(req.type, req.reduce, nranks_);
+  MRD_TRY(d.algo->build(req, ctx, &schedule_));
+  return executor_.run(schedule_, env_, what);
+}
+
 Status Communicator::agreeOnTrials(int entry) {
   // Every rank reaches this after the same call: the ranks add up their
   // timings (integer nanoseconds, so the sum is exact whatever the order)
@@ -145,18 +162,37 @@ Status Communicator::agreeOnTrials(int entry) {
   sum.sendbuf = sum.recvbuf = trialVotes_.data();
   sum.count = trialVotes_.size();
   sum.type = mrdUint64;
-  schedule_.clear();
-  scratch_.releaseAll();
-  PlanContext ctx = planContext();
-  tuner::Decision d;
-  MRD_TRY(tuner_.choose(sum, ctx, false, &d, /*trials=*/false));
-  ctx.nchannels = d.nchannels;
-  ctx.sliceBytes = d.chunkBytes;
-  schedule_.beginOperation(sum.type, sum.reduce, nranks_);
-  MRD_TRY(d.algo->build(sum, ctx, &schedule_));
-  MRD_TRY(executor_.run(schedule_, env_, [] { return std::string("the tuner's agreement on its trials"); }));
+  MRD_TRY(runInternal(sum, [] { return std::string("the tuner's agreement on its trials"); }));
   std::string line = tuner_.settleTrial(entry, trialVotes_);
   if (rank_ == 0) MRD_LOG_INFO(kTune, "{}", line);
+  return Status::ok();
+}
+
+Status Communicator::checkArguments(const CollRequest* reqs, size_t nreqs) {
+  signatures_.assign(static_cast<size_t>(nranks_), CallSignature{});
+  CallSignature& mine = signatures_[static_cast<size_t>(rank_)];
+  signatureOf(reqs, nreqs, &mine);
+  // An allgather, in place, through the messages (never the board: a
+  // board round carries its own check, and this must not depend on it).
+  CollRequest ag;
+  ag.kind = CollKind::kAllGather;
+  ag.sendbuf = &mine;
+  ag.recvbuf = signatures_.data();
+  ag.count = sizeof(CallSignature);
+  ag.type = mrdUint8;
+  Status st = runInternal(ag, [&] { return "the argument check (MRD_CHECK_ARGS) of " + describe(reqs, nreqs); });
+  if (!st.isOk()) {
+    asyncError_.store(st.code());
+    return st;
+  }
+  // Every rank sees every signature, so every rank fails alike (naming the
+  // first rank that differs from it); nothing ran, the communicator stays usable.
+  for (int p = 0; p < nranks_; ++p) {
+    const std::string diff = compareSignatures(mine, signatures_[static_cast<size_t>(p)], p);
+    if (!diff.empty()) {
+      return invalidUsage("rank " + std::to_string(rank_) + ": MRD_CHECK_ARGS: " + diff);
+    }
+  }
   return Status::ok();
 }
 

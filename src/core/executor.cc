@@ -223,27 +223,75 @@ void Executor::sleepOnFds(int64_t timeoutUs) {
   ppoll(pollFds_.data(), pollFds_.size(), &ts, nullptr);
 }
 
-Status Executor::stuckError(const Schedule& s, const ExecutionEnv& env, const Describe& what,
-                            int64_t waitedMs) const {
+std::string Executor::describeTransfer(const Schedule& s, const Queue& q) const {
+  const Step& st = s.steps()[static_cast<size_t>(q.steps[q.completed])];
+  std::string d = std::string("waiting to ") + (q.isSend ? "send " : "receive ") + std::to_string(st.bytes) +
+                  " bytes " + (q.isSend ? "to" : "from") + " peer " + std::to_string(st.peer) + " on channel " +
+                  std::to_string(st.channel) + " (" + (q.isSend ? "send " : "receive ") +
+                  std::to_string(q.completed + 1) + " of " + std::to_string(q.steps.size()) +
+                  " with that peer and channel";
+  const std::string state = q.conn != nullptr ? q.conn->describeState() : std::string();
+  return state.empty() ? d + ")" : d + ") [" + state + "]";
+}
+
+std::string Executor::describeWait(const Schedule& s, bool all) const {
   // Name a transfer that is posted and unfinished, receives first: that is
   // the peer we are really waiting for (unposted ones wait on earlier steps).
-  std::string detail = "no transfer is waiting on a peer";
-  bool found = false;
-  for (int pass = 0; pass < 2 && !found; ++pass) {
+  // With `all`, the other unfinished posted transfers follow (a send stuck
+  // in its link shows there).
+  std::string first;
+  std::string others;
+  int more = 0;
+  std::vector<const transport::Connection*> shown;  // links described
+  for (int pass = 0; pass < 2; ++pass) {
     for (const Queue& q : queues_) {
       if (q.completed >= q.posted || q.isSend != (pass == 1)) continue;
-      const Step& st = s.steps()[static_cast<size_t>(q.steps[q.completed])];
-      detail = std::string("waiting to ") + (q.isSend ? "send " : "receive ") +
-               std::to_string(st.bytes) + " bytes " + (q.isSend ? "to" : "from") + " peer " +
-               std::to_string(st.peer) + " on channel " + std::to_string(st.channel);
-      const std::string state = q.conn != nullptr ? q.conn->describeState() : std::string();
-      if (!state.empty()) detail += " [" + state + "]";
-      found = true;
-      break;
+      if (first.empty()) {
+        first = describeTransfer(s, q);
+        shown.push_back(q.conn);
+        if (!all) break;
+      } else if (++more <= kReportedTransfers) {
+        others += "; also " + describeTransfer(s, q);
+        shown.push_back(q.conn);
+      }
+    }
+    if (!first.empty() && !all) break;
+  }
+  const std::string steps = std::to_string(doneCount_) + " of " + std::to_string(s.steps().size()) + " steps done";
+  if (more > kReportedTransfers) others += "; and " + std::to_string(more - kReportedTransfers) + " more";
+  if (all) {
+    // The links whose transfers are all done here may still hold what this
+    // rank sent (a send completes once its link has it).
+    for (const Queue& q : queues_) {
+      if (q.conn == nullptr || q.steps.empty() || q.posted == 0) continue;
+      if (std::find(shown.begin(), shown.end(), q.conn) != shown.end()) continue;
+      shown.push_back(q.conn);
+      const Step& st = s.steps()[static_cast<size_t>(q.steps.front())];
+      const std::string state = q.conn->describeState();
+      if (!state.empty()) {
+        others += "; link to peer " + std::to_string(st.peer) + " on channel " + std::to_string(st.channel) + " [" +
+                  state + "]";
+      }
     }
   }
+  if (first.empty()) return "no transfer is waiting on a peer (" + steps + ")" + others;
+  return first + "; " + steps + others;
+}
+
+Status Executor::stuckError(const Schedule& s, const ExecutionEnv& env, const Describe& what,
+                            int64_t waitedMs) const {
   return timeoutError("rank " + std::to_string(env.rank) + ": " + what() + ": no progress for " +
-                      std::to_string(waitedMs) + " ms (MRD_TIMEOUT_MS), " + detail);
+                      std::to_string(waitedMs) + " ms (MRD_TIMEOUT_MS), " + describeWait(s));
+}
+
+void Executor::logHangReport(const Schedule& s, const ExecutionEnv& env, const Describe& what,
+                             int64_t waitedMs) const {
+  const std::string wait = !*sideDone_ && doneCount_ == s.steps().size()
+                               ? std::string("waiting on the shared-memory board")
+                               : describeWait(s, /*all=*/true);
+  hang::emit("rank " + std::to_string(env.rank) + ": " + hang::kMarker + " operation " + std::to_string(env.opSeq) +
+             " (" + what() + ") on communicator " + env.commTag + " without progress for " + std::to_string(waitedMs) +
+             " ms: " + wait);
 }
 
 Status Executor::pollSide(bool* moved) {
@@ -259,6 +307,7 @@ Status Executor::run(const Schedule& s, const ExecutionEnv& env, const Describe&
   bool sideDone = side == nullptr;
   side_ = side;
   sideDone_ = &sideDone;
+  hangReporter_.start(env.hangReportMs);
   while (doneCount_ < total || !sideDone) {
     if (env.abort != nullptr && env.abort->load(std::memory_order_relaxed)) {
       return remoteError("rank " + std::to_string(env.rank) + ": " + what() +
@@ -279,6 +328,7 @@ Status Executor::run(const Schedule& s, const ExecutionEnv& env, const Describe&
     collectCompletions(&moved);
     if (moved) {
       lastMove = Clock::now();
+      hangReporter_.progressed();
       continue;
     }
     int64_t waited = usSince(lastMove);
@@ -296,10 +346,14 @@ Status Executor::run(const Schedule& s, const ExecutionEnv& env, const Describe&
       }
       return stuckError(s, env, what, waited / 1000);
     }
+    if (hangReporter_.due(waited / 1000)) logHangReport(s, env, what, waited / 1000);
     idle(env, &moved, &st);
     if (!st.isOk()) return st.withContext(what());
     collectCompletions(&moved);
-    if (moved) lastMove = Clock::now();
+    if (moved) {
+      lastMove = Clock::now();
+      hangReporter_.progressed();
+    }
   }
   return flushConnections(env, what);
 }

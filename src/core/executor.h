@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/hang_report.h"
 #include "core/schedule.h"
 #include "transport/transport.h"
 
@@ -32,6 +33,9 @@ struct ExecutionEnv {
   const std::atomic<bool>* abort = nullptr;
   int64_t timeoutMs = 0;
   int64_t spinUs = 0;
+  int64_t hangReportMs = 0;  // MRD_HANG_REPORT_MS (core/hang_report.h)
+  uint64_t opSeq = 0;        // this communicator's operation number, for reports
+  std::string commTag;       // the communicator's tag, for reports
   // Of spinUs, how long a waiting rank polls before it starts yielding its
   // core between polls (0 when the host has more of the job's ranks than cores).
   int64_t purePollUs = kPurePollUs;
@@ -73,6 +77,14 @@ class Executor {
   Status flushConnections(const ExecutionEnv& env, const Describe& what);
   Status stuckError(const Schedule& s, const ExecutionEnv& env, const Describe& what,
                     int64_t waitedMs) const;
+  // What the operation waits on: the first unfinished posted transfer
+  // (receives first), its place in its queue, and its link's state; with
+  // `all` also the other unfinished ones (up to kReportedTransfers).
+  std::string describeWait(const Schedule& s, bool all = false) const;
+  std::string describeTransfer(const Schedule& s, const Queue& q) const;
+  static constexpr int kReportedTransfers = 6;
+  void logHangReport(const Schedule& s, const ExecutionEnv& env, const Describe& what,
+                     int64_t waitedMs) const;
 
   // Reused from run to run so a steady stream of operations does not allocate.
   std::vector<uint32_t> waiting_;   // unfinished dependencies per step
@@ -89,6 +101,7 @@ class Executor {
   static constexpr unsigned kExtraEvery = 16;
   unsigned round_ = 0;
   std::vector<pollfd> pollFds_;
+  hang::WaitReporter hangReporter_;
   const SideWork* side_ = nullptr;  // run()'s side work and whether it is done
   bool* sideDone_ = nullptr;
   std::vector<uint32_t> fill_;   // cursors while building succ_

@@ -138,6 +138,8 @@ Status LocalBoard::waitFor(int first, int last, const Ready& ready, const Execut
   };
   if (allReady()) return Status::ok();
   const auto start = Clock::now();
+  hang::WaitReporter reporter;
+  reporter.start(env.hangReportMs);
   while (true) {
     for (int i = 0; i < 16; ++i) {
       if (allReady()) return Status::ok();
@@ -156,6 +158,12 @@ Status LocalBoard::waitFor(int first, int last, const Ready& ready, const Execut
       return timeoutError("rank " + std::to_string(rank_) + ": " + what() + ": no progress for " +
                           std::to_string(waitedUs / 1000) + " ms (MRD_TIMEOUT_MS), waiting on the shared-memory board for peer " +
                           std::to_string(next) + " " + waitingFor + " (board operation " + std::to_string(ops_) + ")");
+    }
+    if (reporter.due(waitedUs / 1000)) {
+      hang::emit("rank " + std::to_string(rank_) + ": " + hang::kMarker + " operation " + std::to_string(env.opSeq) + " (" +
+                 what() + ") on communicator " + env.commTag + " without progress for " + std::to_string(waitedUs / 1000) +
+                 " ms: waiting on the shared-memory board for peer " + std::to_string(next) + " " + waitingFor +
+                 " (board operation " + std::to_string(ops_) + ")");
     }
     const std::string gone = view_.gone(next);
     // A peer may publish its last operation and leave at once: what it

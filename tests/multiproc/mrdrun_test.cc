@@ -450,6 +450,15 @@ TEST(MrdrunRank, Body) {
   int nranks = -1;
   ASSERT_EQ(mrdCommUserRank(comm, &rank), mrdSuccess);
   ASSERT_EQ(mrdCommCount(comm, &nranks), mrdSuccess);
+  if (std::string(role) == "late-rank-1") {
+    // Rank 1 comes to the allreduce late: rank 0 waits for it (hang
+    // reports). Both say when they are where the test wants them.
+    std::printf("rank %d %s\n", rank, rank == 1 ? "idle" : "entering");
+    std::fflush(stdout);
+    // (A signal cuts a sleep short: sleep until the time is up.)
+    const auto until = Clock::now() + std::chrono::milliseconds(2500);
+    while (rank == 1 && Clock::now() < until) usleep(50 * 1000);
+  }
   std::vector<float> buf(4096, static_cast<float>(rank + 1));
   ASSERT_EQ(mrdAllReduce(buf.data(), buf.data(), buf.size(), mrdFloat, mrdSum, comm, nullptr),
             mrdSuccess)
@@ -486,6 +495,48 @@ TEST(MrdrunWithLibrary, RankFailingBeforeInitStopsTheOthers) {
   EXPECT_EQ(r.exitCode, 5) << r.out << r.err;
   EXPECT_CONTAINS(r.err, "mrdrun: rank 1 (pid ");
   EXPECT_LT(r.seconds, 4.0);
+}
+
+TEST(MrdrunWithLibrary, AnOperationWaitingPastTheHangReportTimeSaysWhatItWaitsOn) {
+  std::vector<std::string> args = rankArgs("2", "late-rank-1");
+  args.insert(args.begin(), {"-x", "MRD_HANG_REPORT_MS=400"});
+  Result r = runMrdrun(args, {}, 15);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  // Rank 0's allreduce (its first operation) waits on rank 1: receives
+  // first, over shared memory, with the link's transfer named.
+  EXPECT_CONTAINS(r.err, "rank 0: hang report: operation 1 (allreduce of 4096 float) on communicator ");
+  EXPECT_CONTAINS(r.err, " without progress for 4");
+  EXPECT_CONTAINS(r.err, "from peer 1 on channel ");
+  EXPECT_CONTAINS(r.err, "(receive 1 of ");
+  // Reported again after each further period, and only while it waits.
+  EXPECT_CONTAINS(r.err, "without progress for 8");
+  EXPECT_FALSE(contains(r.err, "[1] ") && contains(r.err, "rank 1: hang report: operation")) << r.err;
+  // mrdrun asked rank 1 for its report too (once), and names it.
+  EXPECT_CONTAINS(r.err, "rank 1: hang report: no operation in flight on communicator ");
+  EXPECT_CONTAINS(r.err, "mrdrun: hang report from 2 of 2 ranks:");
+  EXPECT_CONTAINS(r.err, "mrdrun:   rank 0: operation 1 (allreduce of 4096 float) on communicator ");
+  EXPECT_CONTAINS(r.err, "mrdrun: the others wait on rank 1 (no operation in flight)");
+}
+
+TEST(MrdrunWithLibrary, Sigusr1MakesEveryRankReportBusyOrIdle) {
+  Mrdrun m;
+  std::vector<std::string> args = rankArgs("2", "late-rank-1");
+  args.insert(args.begin(), {"-x", "MRD_HANG_REPORT_MS=0"});
+  m.start(args, {});
+  ASSERT_TRUE(m.waitForStdout("rank 1 idle", 1, 10));
+  ASSERT_TRUE(m.waitForStdout("rank 0 entering", 1, 10));
+  usleep(500 * 1000);  // rank 0 is inside its allreduce by now
+  m.signal(SIGUSR1);
+  Result r = m.finish(15);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_CONTAINS(r.err, "rank 0: hang report: operation 1 (allreduce of 4096 float) on communicator ");
+  EXPECT_CONTAINS(r.err, "rank 1: hang report: no operation in flight on communicator ");
+  EXPECT_CONTAINS(r.err, "(2 ranks, 0 operations run)");
+  EXPECT_CONTAINS(r.err, "mrdrun: hang report from 2 of 2 ranks:");
+  EXPECT_CONTAINS(r.err, "mrdrun: the others wait on rank 1 (no operation in flight)");
+  // The ranks carried on: the signal did not end them.
+  EXPECT_CONTAINS(r.out, "[0] rank 0 of 2 ok");
+  EXPECT_CONTAINS(r.out, "[1] rank 1 of 2 ok");
 }
 
 }  // namespace

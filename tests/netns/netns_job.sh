@@ -239,6 +239,13 @@ done
 kill "$timer" 2>/dev/null
 wait "$timer" 2>/dev/null
 if ((status != 0)); then
+  # The ranks still running log what they wait on (Meridian's hang report
+  # on SIGUSR1) before they are stopped.
+  signalled=0
+  for ((r = 0; r < world; r++)); do
+    [[ -z ${finished[$r]:-} ]] && kill -USR1 "${pids[r]}" 2>/dev/null && signalled=1
+  done
+  ((signalled)) && sleep 1
   for ((r = 0; r < world; r++)); do
     [[ -z ${finished[$r]:-} ]] && kill -TERM "${pids[r]}" 2>/dev/null
   done

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "hang_summary.h"
+
 extern char** environ;
 
 namespace mrdrun {
@@ -152,6 +154,7 @@ struct ChildSetup {
   int stdinFd;  // -1: inherit mrdrun's stdin
   int stdoutFd;
   int stderrFd;
+  int reportFd;  // -1, or the hang-report pipe's write end, kept across exec
 };
 
 // The forked child. mrdrun has other threads (the bootstrap root), so
@@ -167,6 +170,7 @@ struct ChildSetup {
   moveFd(s.stdinFd, STDIN_FILENO);
   moveFd(s.stdoutFd, STDOUT_FILENO);
   moveFd(s.stderrFd, STDERR_FILENO);
+  if (s.reportFd >= 0) fcntl(s.reportFd, F_SETFD, 0);
   // execvp searches the PATH of environ, so the rank's own environment (which
   // -x PATH=... may have changed) decides where the program is found.
   environ = s.envp;
@@ -211,6 +215,9 @@ class Job {
   ~Job() {
     if (sigFd_ >= 0) close(sigFd_);
     if (devNull_ >= 0) close(devNull_);
+    for (int fd : reportPipe_) {
+      if (fd >= 0) close(fd);
+    }
     for (Child& c : children_) {
       closeStream(&c.out);
       closeStream(&c.err);
@@ -226,6 +233,10 @@ class Job {
       return 1;
     }
     devNull_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    // The ranks' hang reports (Meridian's, on SIGUSR1 or a long wait) come
+    // back through this pipe; non-blocking at both ends, so a rank never
+    // waits on mrdrun to write one.
+    if (pipe2(reportPipe_, O_CLOEXEC | O_NONBLOCK) != 0) reportPipe_[0] = reportPipe_[1] = -1;
     prepareEnv();
     if (opts_.timeoutSec > 0) {
       jobDeadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -239,7 +250,11 @@ class Job {
         break;
       }
     }
+    if (reportPipe_[1] >= 0) close(reportPipe_[1]);
+    reportPipe_[1] = -1;
     supervise();
+    readReports();
+    printHangSummary();
     return exitCode_;
   }
 
@@ -257,6 +272,7 @@ class Job {
     baseEnv_.set("MRD_WORLD_SIZE", np);
     baseEnv_.set("MRD_LOCAL_SIZE", np);
     baseEnv_.set("MRD_UNIQUE_ID", uniqueId_);
+    if (reportPipe_[1] >= 0) baseEnv_.set("MRD_HANG_REPORT_FD", std::to_string(reportPipe_[1]));
   }
 
   bool makePipe(int fds[2]) {
@@ -294,6 +310,7 @@ class Job {
     setup.stdinFd = rank > 0 ? devNull_ : -1;
     setup.stdoutFd = outPipe[1];
     setup.stderrFd = errPipe[1];
+    setup.reportFd = reportPipe_[1];
     pid_t pid = fork();
     if (pid == 0) execChild(setup);
     int forkErr = errno;
@@ -330,6 +347,7 @@ class Job {
       fds.clear();
       streams.clear();
       fds.push_back(pollfd{sigFd_, POLLIN, 0});
+      fds.push_back(pollfd{reportPipe_[0], POLLIN, 0});  // ignored while -1
       for (Child& c : children_) {
         for (TaggedStream* s : {&c.out, &c.err}) {
           if (s->fd < 0) continue;
@@ -349,9 +367,10 @@ class Job {
         return;
       }
       if (rc > 0) {
-        for (size_t i = 1; i < fds.size(); ++i) {
-          if (fds[i].revents != 0) readStream(streams[i - 1].first->rank, streams[i - 1].second, 1);
+        for (size_t i = 2; i < fds.size(); ++i) {
+          if (fds[i].revents != 0) readStream(streams[i - 2].first->rank, streams[i - 2].second, 1);
         }
+        if (fds[1].revents != 0) readReports();
         // After the pipes, so the last output of a rank that just exited is
         // printed before mrdrun's message about it.
         if (fds[0].revents != 0) handleSignals();
@@ -388,6 +407,7 @@ class Job {
       for (Child& c : children_) {
         if (c.running) kill(c.pid, static_cast<int>(si.ssi_signo));
       }
+      if (si.ssi_signo == SIGUSR1) noteReportsAsked();
     }
     reap();
   }
@@ -512,8 +532,56 @@ class Job {
     haveKillDeadline_ = true;
   }
 
+  // Gathers report lines; the summary waits for the round to end (no new
+  // line for kReportQuiet).
+  void readReports() {
+    char buf[4096];
+    while (reportPipe_[0] >= 0) {
+      ssize_t n = read(reportPipe_[0], buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        // EOF: no rank holds the pipe open any more.
+        if (n == 0) {
+          close(reportPipe_[0]);
+          reportPipe_[0] = -1;
+        }
+        return;
+      }
+      reportText_.append(buf, static_cast<size_t>(n));
+      for (size_t nl; (nl = reportText_.find('\n')) != std::string::npos;) {
+        hangSummary_.add(reportText_.substr(0, nl));
+        reportText_.erase(0, nl + 1);
+        summaryDue_ = Clock::now() + kReportQuiet;
+        haveSummaryDue_ = true;
+      }
+      // A rank's own report (its operation waited MRD_HANG_REPORT_MS): the
+      // others are asked for theirs, so the summary sees the whole job.
+      // Only ranks that take SIGUSR1 for reports, and not again at once.
+      if (!reportsAsked_ && hangSummary_.signalable() && !terminating_ &&
+          Clock::now() - lastAsked_ >= kAskAgainAfter) {
+        for (Child& c : children_) {
+          if (c.running) kill(c.pid, SIGUSR1);
+        }
+        noteReportsAsked();
+      }
+    }
+  }
+
+  void noteReportsAsked() {
+    reportsAsked_ = true;
+    lastAsked_ = Clock::now();
+  }
+
+  void printHangSummary() {
+    haveSummaryDue_ = false;
+    reportsAsked_ = false;
+    if (hangSummary_.empty()) return;
+    for (const std::string& line : hangSummary_.take(opts_.np)) say(line);
+  }
+
   void checkDeadlines() {
     Clock::time_point now = Clock::now();
+    if (haveSummaryDue_ && now >= summaryDue_) printHangSummary();
     if (haveJobDeadline_ && !terminating_ && now >= jobDeadline_) {
       say("timeout after " + opts_.timeoutText + " s, killing " + std::to_string(running_) +
           (running_ == 1 ? " rank" : " ranks"));
@@ -540,6 +608,10 @@ class Job {
       next = killDeadline_;
       have = true;
     }
+    if (haveSummaryDue_ && (!have || summaryDue_ < next)) {
+      next = summaryDue_;
+      have = true;
+    }
     if (!have) return -1;
     auto left = next - Clock::now();
     if (left <= Clock::duration::zero()) return 0;
@@ -562,6 +634,15 @@ class Job {
   Clock::time_point killDeadline_;
   bool stdoutBroken_ = false;
   bool stderrBroken_ = false;
+  int reportPipe_[2] = {-1, -1};
+  std::string reportText_;  // an unfinished report line
+  HangSummary hangSummary_;
+  bool haveSummaryDue_ = false;
+  Clock::time_point summaryDue_;
+  static constexpr std::chrono::milliseconds kReportQuiet{700};
+  bool reportsAsked_ = false;  // this round's SIGUSR1 went out
+  Clock::time_point lastAsked_;
+  static constexpr std::chrono::seconds kAskAgainAfter{5};
 };
 
 }  // namespace
