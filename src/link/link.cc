@@ -19,6 +19,7 @@
 #include "link/nic_watch.h"
 #include "log/log.h"
 #include "probe/probe_log.h"
+#include "probe/tcp_info.h"
 
 namespace mrd::link {
 namespace {
@@ -1318,6 +1319,9 @@ std::string Link::describeState() const {
          ", " + std::to_string(p.inflight.size()) + " unacked, sent " + std::to_string(p.framesSent) +
          " acked " + std::to_string(p.framesAcked) + ", received " + std::to_string(p.rxFrames) +
          (p.curActive ? ", writing" : "") + (p.inHdrGot == sizeof(Frame) && p.destPtr == nullptr ? ", holding a frame for seq " + std::to_string(p.in.seq) : "");
+    // The kernel's side: data stuck in the network, or read by nobody.
+    const std::string kernel = probe::describeTcpSocket(p.desc.fd);
+    if (!kernel.empty()) s += " (" + kernel + ")";
   }
   if (!staged_.empty()) s += "; " + std::to_string(staged_.size()) + " chunk(s) of unposted receives read aside";
   if (relaying_) s += "; cut, relaying" + std::string(relayUsable_ ? "" : " (no relay available)");

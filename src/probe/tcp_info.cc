@@ -4,7 +4,9 @@
 // tcp_info stops at tcpi_total_retrans, without the delivery rate. The two
 // headers cannot be mixed, and this file needs nothing else from glibc's.
 #include <linux/tcp.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -39,6 +41,24 @@ Status readTcpStats(int fd, TcpStats* out) {
   out->deliveryRateBps = len >= kNeedsRate ? info.tcpi_delivery_rate : 0;
   out->valid = true;
   return Status::ok();
+}
+
+std::string describeTcpSocket(int fd) {
+  struct tcp_info info;
+  std::memset(&info, 0, sizeof(info));
+  socklen_t len = sizeof(info);
+  if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return "";
+  int inq = 0;
+  int outq = 0;
+  const bool queues = ioctl(fd, SIOCINQ, &inq) == 0 && ioctl(fd, SIOCOUTQ, &outq) == 0;
+  std::string s = "kernel: " + std::to_string(info.tcpi_unacked) + " unacked, " +
+                  std::to_string(info.tcpi_retransmits) + " retransmits (backoff " +
+                  std::to_string(static_cast<unsigned>(info.tcpi_backoff)) + ", rto " +
+                  std::to_string(info.tcpi_rto / 1000) + " ms, " + std::to_string(info.tcpi_total_retrans) +
+                  " in all), last data in " + std::to_string(info.tcpi_last_data_recv) + " ms ago, last ack in " +
+                  std::to_string(info.tcpi_last_ack_recv) + " ms ago";
+  if (queues) s += ", " + std::to_string(inq) + " B to read, " + std::to_string(outq) + " B unsent or unacked";
+  return s;
 }
 
 bool tcpStatsSuggestLoss(const TcpStats& before, const TcpStats& after) {

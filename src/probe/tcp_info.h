@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "core/status.h"
 
@@ -24,6 +25,12 @@ struct TcpStats {
 // naming the fd and errno (ENOTSOCK for a non-socket, EOPNOTSUPP for a
 // socket that is not TCP) and leaves *out invalid.
 Status readTcpStats(int fd, TcpStats* out);
+
+// The kernel's state of a TCP socket in a few words, for hang reports:
+// "kernel: 5 unacked, 3 retransmits (backoff 4, rto 3200 ms), last data in
+// 20012 ms ago, last ack in 20 ms ago, 0 B to read, 123456 B unsent or
+// unacked"; "" when fd is not a TCP socket.
+std::string describeTcpSocket(int fd);
 
 // Whether the connection lost data between two readings: retransmissions or
 // the lost count grew. False unless both readings are valid.

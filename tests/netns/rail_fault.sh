@@ -569,14 +569,30 @@ case $action in
     # namespace to set up) and one for the host-side ends, ready before
     # the stamp, so the fault takes effect within a millisecond or two, and
     # its line says when it began. Each qdisc changed is an expected event.
+    # A new qdisc, not a changed one: on this kernel (6.18) a tbf changed
+    # from 2 Gbit/s to 100 Mbit/s under load sometimes stopped sending
+    # anything for good (iperf3 over the rail at 0 bit/s, pings lost, for
+    # 10+ s: a dead rail instead of a slow one; 2 of 2 runs with 4 streams).
+    # Deleting it drops its queue, as a rate cut on a real link loses what
+    # it held.
     tbf="root tbf rate $rate burst $burst latency 50ms"
+    # "qdisc del" where the device has a root qdisc of ours, then "add".
+    renew() {  # dev, then how to reach its namespace
+      local dev=$1 root
+      shift
+      root=$("$@" tc qdisc show dev "$dev" root 2>/dev/null)
+      if [[ $root == "qdisc tbf "* || $root == "qdisc htb "* ]]; then
+        printf 'qdisc del dev %s root\n' "$dev"
+      fi
+      printf 'qdisc add dev %s %s' "$dev" "$tbf"
+    }
     root_cmds=""
     expected=()
     for h in "${hosts[@]}"; do
       cmds=""
       for k in "${sel_rails[@]}"; do
-        cmds+="${cmds:+$'\n'}qdisc replace dev veth$k $tbf"
-        root_cmds+="${root_cmds:+$'\n'}qdisc replace dev ${host_links[h * rails + k]} $tbf"
+        cmds+="${cmds:+$'\n'}$(renew "veth$k" ip netns exec "${namespaces[h]}")"
+        root_cmds+="${root_cmds:+$'\n'}$(renew "${host_links[h * rails + k]}" "${root_cmd[@]}")"
         expected+=("h$h veth$k" "root ${host_links[h * rails + k]}")
       done
       batch_add "$cmds" tc -n "${namespaces[h]}" -batch -
