@@ -6,7 +6,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps build demo test test-fast bench-sweep bench-compare install clean
+.PHONY: all deps build demo test test-fast fuzz bench-sweep bench-compare install clean
 
 all: build
 
@@ -29,6 +29,18 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j 2 -LE multiproc
 	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j 1 -L multiproc --repeat until-pass:2
+
+# libFuzzer targets (tests/fuzz): the bootstrap's parsers and the
+# transport's frame parser, built with clang, ASan and UBSan in their own
+# build tree, each run FUZZ_SECONDS from the seed corpus. CI runs it.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz:
+	@./tools/install-deps.sh fuzz
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_CXX_COMPILER=clang++ -DMRD_FUZZ=ON -DMRD_BUILD_TESTS=OFF -DMRD_BUILD_BENCHMARKS=OFF
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target bootstrap_fuzz frame_fuzz
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # The quick loop: unit tests only.
 test-fast: build

@@ -4,6 +4,8 @@
 set -euo pipefail
 
 packages=(cmake gcc g++ ninja-build make pkg-config libspdlog-dev libfmt-dev libgtest-dev libhwloc-dev iproute2 nftables)
+# `install-deps.sh fuzz`: also clang and its libFuzzer runtime (make fuzz).
+if [[ ${1:-} == fuzz ]]; then packages+=(clang libclang-rt-14-dev); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

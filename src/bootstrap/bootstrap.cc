@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "bootstrap/root.h"
+#include "bootstrap/wire_check.h"
 #include "config/params.h"
 #include "log/log.h"
 
@@ -82,14 +83,18 @@ Status Bootstrap::joinRoot(const IdPayload& id, const RankInfo& me) {
   Reply rep{};
   st = net::sendAll(fd, &h, sizeof h, d);
   if (st.isOk()) st = net::recvAll(fd, &rep, sizeof rep, d);
-  if (st.isOk() && rep.magic != kReplyMagic) st = remoteError("bad reply magic");
-  if (st.isOk() && rep.result != mrdSuccess) {
-    rep.message[sizeof rep.message - 1] = '\0';
-    st = Status(static_cast<mrdResult_t>(rep.result), rep.message);
+  if (st.isOk()) {
+    const std::string bad = checkReply(&rep, nranks_);
+    if (!bad.empty()) st = remoteError(bad);
   }
+  if (st.isOk() && rep.result != mrdSuccess) st = Status(static_cast<mrdResult_t>(rep.result), rep.message);
   if (st.isOk()) {
     table_.resize(static_cast<size_t>(nranks_));
     st = net::recvAll(fd, table_.data(), table_.size() * sizeof(RankInfo), d);
+  }
+  if (st.isOk()) {
+    const std::string bad = checkTable(&table_);
+    if (!bad.empty()) st = remoteError("the root's table: " + bad);
   }
   net::closeFd(&fd);
   return st.withContext("rank " + std::to_string(rank_) + ": bootstrap with root " + root.str());

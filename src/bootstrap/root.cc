@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "bootstrap/wire_check.h"
 #include "config/params.h"
 #include "log/log.h"
 
@@ -70,7 +71,23 @@ class Root {
     while (true) {
       int fd = accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (fd < 0) return;
-      Pending p{fd, net::Clock::now() + 10s, {}, 0};
+      if (pending_.size() >= kMaxPending) {
+        // A flood of connections that say nothing must not lock the ranks
+        // out: the one waiting longest goes (a rank's hello comes at once,
+        // and is read in the next round).
+        for (auto& q : pending_) {
+          if (q.fd < 0) continue;
+          if (evicted_++ % 1000 == 0) {
+            MRD_LOG_WARN(kBootstrap, "bootstrap root: refused a connection: {} newer ones wait to say hello ({} so far)",
+                         kMaxPending, evicted_);
+          }
+          net::closeFd(&q.fd);
+          break;
+        }
+        pending_.erase(std::remove_if(pending_.begin(), pending_.end(), [](const Pending& q) { return q.fd < 0; }),
+                       pending_.end());
+      }
+      Pending p{fd, net::Clock::now() + kHelloWithin, {}, 0};
       pending_.push_back(p);
     }
   }
@@ -90,12 +107,15 @@ class Root {
         return;
       }
       p.got += static_cast<size_t>(n);
-      if (p.got >= sizeof(uint32_t) && p.hello.magic != kHelloMagic)
-        return refuse(p, "not a Meridian hello (bad magic)");
-      if (p.got < sizeof(Hello)) return;
+      std::string why;
+      const HelloVerdict v = judgeHello(&p.hello, p.got, secret_, &why);
+      if (v == HelloVerdict::kNeedMore) return;
+      if (v == HelloVerdict::kRefuse) {
+        // A rank of this job (it knows the secret) is told why.
+        if (p.got == sizeof(Hello) && p.hello.secret == secret_) sendReply(p.fd, mrdInvalidUsage, why, false);
+        return refuse(p, why);
+      }
       // A whole hello; anything sent beyond it is garbage we never read.
-      if (p.hello.version != kWireVersion) return refuse(p, "wire version mismatch");
-      if (!(p.hello.secret == secret_)) return refuse(p, "wrong secret");
       Registered r{p.fd, p.hello};
       p.fd = -1;
       accept(r);
@@ -143,11 +163,7 @@ class Root {
       net::closeFd(&r.fd);
       return;
     }
-    if (h.nranks < 1 || h.nranks > kMaxRanks || h.rank < 0 || h.rank >= h.nranks) {
-      sendReply(r.fd, mrdInvalidUsage, "rank/nranks out of range", false);
-      net::closeFd(&r.fd);
-      return;
-    }
+    // (rank and nranks are in range: judgeHello.)
     if (nranks_ == 0) {
       nranks_ = h.nranks;
       table_.assign(static_cast<size_t>(nranks_), RankInfo{});
@@ -173,6 +189,10 @@ class Root {
     done_ = true;
   }
 
+  // Connections not yet authenticated: how many, and for how long.
+  static constexpr size_t kMaxPending = 256;
+  static constexpr auto kHelloWithin = 10s;
+  size_t evicted_ = 0;
   int listenFd_;
   Secret secret_;
   int nranks_ = 0;

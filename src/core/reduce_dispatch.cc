@@ -37,8 +37,11 @@ SimdLevel detectCpuLevel() {
   constexpr uint64_t kZmmState = 0xe0;          // bits 5-7: opmask, upper ZMM0-15, ZMM16-31
   __builtin_cpu_init();
   const uint64_t state = osEnabledState();
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") &&
-                    (state & kSseYmmState) == kSseYmmState;
+  // F16C from CPUID leaf 1 (ECX bit 29): clang 14's __builtin_cpu_supports
+  // does not know the name.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 29)) != 0;
+  const bool avx2 = __builtin_cpu_supports("avx2") && f16c && (state & kSseYmmState) == kSseYmmState;
   if (!avx2) return SimdLevel::kNone;
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       (state & kZmmState) == kZmmState;

@@ -4,7 +4,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+
 #include <chrono>
+#include <functional>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -74,6 +77,72 @@ TEST(Bootstrap, GarbageWrongSecretAndStalledClientsDoNotStopTheRanks) {
   EXPECT_EQ(joinAll(id, 3, 5000), 3);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s) << "a hostile client stalled the root";
   for (int fd : {garbage, wrongSecret, stalled, truncated}) close(fd);
+}
+
+TEST(Bootstrap, AFloodOfSilentConnectionsDoesNotLockTheRanksOut) {
+  mrdUniqueId id;
+  ASSERT_EQ(mrdGetUniqueId(&id), mrdSuccess);
+  net::SockAddr root = rootOf(id);
+  // More than the root keeps waiting for a hello (256).
+  std::vector<int> silent;
+  for (int i = 0; i < 400; ++i) silent.push_back(rawConnect(root));
+  std::this_thread::sleep_for(300ms);  // the root has accepted them all
+  // It holds at most 256 of them: the oldest were closed (before the ranks
+  // come: once they are done the root ends and closes the rest).
+  int closedByRoot = 0;
+  char c;
+  for (int fd : silent) closedByRoot += recv(fd, &c, 1, MSG_DONTWAIT) == 0 ? 1 : 0;
+  EXPECT_GE(closedByRoot, 400 - 256);
+  EXPECT_LT(closedByRoot, 400);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(joinAll(id, 3, 5000), 3);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  for (int fd : silent) close(fd);
+}
+
+// Hellos with the right secret but impossible contents: refused, and the
+// sender told why; the real ranks join.
+TEST(Bootstrap, HellosWithBadRanksOrAddressesAreRefusedWithAReason) {
+  mrdUniqueId id;
+  ASSERT_EQ(mrdGetUniqueId(&id), mrdSuccess);
+  IdPayload payload;
+  ASSERT_TRUE(decodeUniqueId(id, &payload).isOk());
+  auto base = [&] {
+    Hello h{};
+    h.magic = kHelloMagic;
+    h.version = kWireVersion;
+    h.secret = payload.secret;
+    h.rank = h.info.rank = 1;
+    h.nranks = 2;
+    h.info.addr.ss_family = AF_INET;
+    h.info.addrLen = sizeof(sockaddr_in);
+    return h;
+  };
+  struct Case {
+    const char* want;
+    std::function<void(Hello*)> spoil;
+  };
+  const std::vector<Case> cases = {
+      {"nranks -3 out of range", [](Hello* h) { h->nranks = -3; }},
+      {"nranks 2147483647 out of range", [](Hello* h) { h->nranks = 2147483647; }},
+      {"rank 5 (its entry says 1) of 2", [](Hello* h) { h->rank = 5; }},
+      {"rank 1 (its entry says 0) of 2", [](Hello* h) { h->info.rank = 0; }},
+      {"listen address length 4096", [](Hello* h) { h->info.addrLen = 4096; }},
+      {"listen address of family 1 ", [](Hello* h) { h->info.addr.ss_family = AF_UNIX; }},
+  };
+  for (const Case& c : cases) {
+    int fd = rawConnect(rootOf(id));
+    Hello h = base();
+    c.spoil(&h);
+    ASSERT_EQ(send(fd, &h, sizeof h, MSG_NOSIGNAL), static_cast<ssize_t>(sizeof h));
+    Reply rep{};
+    ASSERT_TRUE(net::recvAll(fd, &rep, sizeof rep, net::Deadline::in(3s)).isOk()) << c.want;
+    EXPECT_EQ(rep.result, mrdInvalidUsage) << c.want;
+    rep.message[sizeof rep.message - 1] = '\0';
+    EXPECT_NE(std::string(rep.message).find(c.want), std::string::npos) << rep.message;
+    close(fd);
+  }
+  EXPECT_EQ(joinAll(id, 2, 5000), 2);
 }
 
 TEST(Bootstrap, OversizedHelloIsIgnoredBeyondItsEnd) {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +31,18 @@ Status Segment::create(const std::string& name, size_t bytes) {
   if (fd < 0) return systemError(errnoText("shm_open(create " + name + ")", errno));
   name_ = name;
   owned_ = true;
+  // tmpfs takes a size beyond its room and then kills the first writer past
+  // it with SIGBUS: the room is checked first. (Not by allocating the
+  // pages now: they must come on the owner's NUMA node, below.)
+  struct statvfs fs {};
+  if (fstatvfs(fd, &fs) == 0 && fs.f_blocks > 0 &&
+      static_cast<unsigned long long>(fs.f_bavail) * fs.f_frsize < bytes) {
+    close(fd);
+    return systemError("/dev/shm has " + std::to_string(static_cast<unsigned long long>(fs.f_bavail) * fs.f_frsize) +
+                       " bytes free, too few for the shared-memory segment " + name + " (" + std::to_string(bytes) +
+                       " bytes): free some (leftover /dev/shm/mrd-* of dead jobs?), make /dev/shm larger, or set "
+                       "MRD_SHM_DISABLE=1 (or a smaller MRD_SHM_RING_BYTES)");
+  }
   if (ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
     int e = errno;
     close(fd);

@@ -143,9 +143,11 @@ Status ShmTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
   self_ = me;
   if (needed) {
     removeStaleSegments();
-    own_ = std::make_unique<Segment>();
-    MRD_TRY(own_->create(segmentName(getpid(), ctx.commTag, me), layout.totalBytes())
+    // Kept only once it exists: abort() (after a failed init too) writes to it.
+    auto own = std::make_unique<Segment>();
+    MRD_TRY(own->create(segmentName(getpid(), ctx.commTag, me), layout.totalBytes())
                 .withContext("rank " + std::to_string(me)));
+    own_ = std::move(own);
     SegmentHeader* h = own_->header();
     h->magic = kSegmentMagic;
     h->pid = getpid();
@@ -170,7 +172,10 @@ Status ShmTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
     if (st.isOk() && peers_[static_cast<size_t>(p)]->header()->magic != kSegmentMagic) {
       st = internalError("segment of peer " + std::to_string(p) + " has a bad magic");
     }
-    if (!st.isOk()) st = st.withContext("rank " + std::to_string(me) + " mapping peer " + std::to_string(p));
+    if (!st.isOk()) {
+      st = st.withContext("rank " + std::to_string(me) + " mapping peer " + std::to_string(p));
+      peers_[static_cast<size_t>(p)].reset();  // abort() must not wake through it
+    }
   }
   // Single copy needs process_vm_readv into each peer (ptrace rules,
   // seccomp in containers): try it once per peer, and share the answers,
