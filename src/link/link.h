@@ -470,8 +470,13 @@ class Link : public transport::Connection {
   // No sign of life on any path for this many times MRD_PROBE_DOWN_US
   // while a send waits: the link is cut. (A slow peer still has its
   // kernel acknowledge our bytes; a dead rail beside a live one is the
-  // probe's business, and much quicker.)
-  static constexpr uint64_t kCutFactor = 10;
+  // probe's business, and much quicker.) 25 (50 ms at the default): with
+  // 10 (20 ms), the relay host of a 3-host cut, starved of CPU on 2 cores,
+  // let its socket buffers fill for 20 ms, its link from rank 0 was judged
+  // cut too, and rank 0 had no relay left: operations of 1.0-4.0 s in 4
+  // of 6 runs of netns_3hosts_fault_cut_reroute1; with 50 ms none above
+  // 233 ms in 8 (and 244 ms in 14 with MRD_PROBE_DOWN_US=5000 instead).
+  static constexpr uint64_t kCutFactor = 25;
   // Relayed bytes awaiting the destination's acks, per link.
   static constexpr size_t kRelayWindowBytes = 2 << 20;
   // Other ranks' frames waiting here to be passed on, per link.
