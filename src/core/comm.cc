@@ -237,8 +237,11 @@ void Communicator::initInBackground(const mrdUniqueId& id, int nranks, int rank,
   asyncError_.store(mrdInProgress);
   initThread_ = std::thread([this, id, nranks, rank, settings] {
     Status st = init(id, nranks, rank, settings);
-    if (!st.isOk()) setError(st);
-    asyncError_.store(st.code());
+    if (!st.isOk()) {
+      recordFailure(st);
+    } else {
+      asyncError_.store(st.code());
+    }
   });
 }
 

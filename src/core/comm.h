@@ -158,6 +158,13 @@ class Communicator {
   // MRD_CHECK_ARGS: the ranks compare the call before it runs (arg_check.h).
   Status checkArguments(const CollRequest* reqs, size_t n);
   Status refuseIfFailed() const;
+  // An operation failed part-way: the communicator is unusable from here on
+  // (its connections may hold half-sent messages), and its peers are told
+  // at once with the reason (Transport::fail), so that ranks waiting on
+  // this one fail now, naming the cause, instead of at their timeout.
+  void failOperation(const Status& st);
+  // Only the record: asyncError_, the last error and failure_.
+  void recordFailure(const Status& st);
   Status queueJob(std::vector<CollRequest>* reqs, Stream* target);  // workMu_ held
 
   void workerLoop();
@@ -229,6 +236,7 @@ class Communicator {
 
   mutable std::mutex errMu_;
   std::string lastError_;
+  std::string failure_;  // the error that made the communicator unusable (the first)
 
   mutable std::mutex opsMu_;
   std::vector<ReduceSpec> userOps_;

@@ -1,6 +1,7 @@
 // Running operations: planning (algorithm choice, schedule), execution,
 // the stream worker, and finalize.
 #include <chrono>
+#include <cstring>
 
 #include "core/algorithm.h"
 #include "core/comm.h"
@@ -38,6 +39,8 @@ Status Communicator::execute(const CollRequest* reqs, size_t nreqs) {
   std::lock_guard<std::mutex> g(execMu_);
   log::ScopedRank scoped(rank_);
   if (abort_.load()) return remoteError("rank " + std::to_string(rank_) + ": communicator aborted");
+  // Stream work queued before an earlier operation failed.
+  MRD_TRY(refuseIfFailed());
   env_.opSeq = opsStarted_.fetch_add(1) + 1;
   if (config::processParams().checkArgs && callIsChecked(reqs, nreqs)) MRD_TRY(checkArguments(reqs, nreqs));
   // Timed only for the measured trials.
@@ -129,12 +132,32 @@ Status Communicator::execute(const CollRequest* reqs, size_t nreqs) {
       if (!st.isOk()) break;
     }
   }
-  if (!st.isOk()) {
-    // The connections may hold half-sent messages now: the communicator
-    // cannot be trusted for more operations.
-    asyncError_.store(st.code());
-  }
+  if (!st.isOk()) failOperation(st);
   return st;
+}
+
+void Communicator::recordFailure(const Status& st) {
+  setError(st);
+  {
+    std::lock_guard<std::mutex> g(errMu_);
+    if (failure_.empty()) failure_ = st.message();
+  }
+  asyncError_.store(st.code());
+}
+
+void Communicator::failOperation(const Status& st) {
+  recordFailure(st);
+  // What the peers are told: the first cause, when this rank failed
+  // because a peer did (the chain would grow by a hop per rank).
+  const std::string& m = st.message();
+  const size_t at = m.rfind(transport::kPeerFailed);
+  const std::string why = at == std::string::npos ? m : m.substr(at + std::strlen(transport::kPeerFailed));
+  for (auto& perPeer : conns_) {
+    for (auto& c : perPeer) {
+      if (c) c->sendFailure(why);
+    }
+  }
+  for (auto& t : transports_) t->fail(why);
 }
 
 Status Communicator::runInternal(const CollRequest& req, const Executor::Describe& what) {
@@ -182,7 +205,7 @@ Status Communicator::checkArguments(const CollRequest* reqs, size_t nreqs) {
   ag.type = mrdUint8;
   Status st = runInternal(ag, [&] { return "the argument check (MRD_CHECK_ARGS) of " + describe(reqs, nreqs); });
   if (!st.isOk()) {
-    asyncError_.store(st.code());
+    failOperation(st);
     return st;
   }
   // Every rank sees every signature, so every rank fails alike (naming the
@@ -198,8 +221,13 @@ Status Communicator::checkArguments(const CollRequest* reqs, size_t nreqs) {
 
 Status Communicator::refuseIfFailed() const {
   if (asyncError_.load() == mrdSuccess) return Status::ok();
-  return Status(asyncError_.load(), "rank " + std::to_string(rank_) +
-                                        ": the communicator failed earlier (" + lastError() +
+  // The first failure's words: the last error may be an earlier refusal.
+  std::string cause;
+  {
+    std::lock_guard<std::mutex> g(errMu_);
+    cause = failure_.empty() ? lastError_ : failure_;
+  }
+  return Status(asyncError_.load(), "rank " + std::to_string(rank_) + ": the communicator failed earlier (" + cause +
                                         "); destroy or abort it");
 }
 

@@ -86,10 +86,9 @@ void Communicator::progressLoop() {
         Status st = relayLinks_[i]->progress(&moved);
         if (!st.isOk()) {
           // The communicator failed, as if an operation had met it: the
-          // next one refuses with this message.
+          // next one refuses with this message, and the peers are told.
           MRD_LOG_WARN(kNet, "link progress thread: {}", st.message());
-          setError(st);
-          asyncError_.store(st.code());
+          failOperation(st);
           failed[i] = true;
           continue;
         }

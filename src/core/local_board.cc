@@ -205,7 +205,7 @@ Status LocalBoard::run(const CollRequest& req, const ExecutionEnv& env, const st
   // waiting for a slot it will never write, or for it to read theirs: it
   // tells them at once, as an abort does (they fail naming this rank), and
   // the communicator is unusable from here on anyway.
-  if (!st.isOk()) bell_->abort();
+  if (!st.isOk()) bell_->fail(st.message());
   return st;
 }
 
@@ -277,7 +277,6 @@ Status LocalBoard::begin(const CollRequest& req) {
   pending_ = &req;
   pendingOp_ = ++ops_;
   pendingStage_ = 0;
-  idlePolls_ = 0;
   return Status::ok();
 }
 
@@ -306,18 +305,19 @@ Status LocalBoard::poll(bool* moved, bool* done, const std::function<std::string
       pendingStage_ = 2;
       *moved = *done = true;
       Status st = finish(*pending_, n, first, last, what);
-      if (!st.isOk()) bell_->abort();
+      if (!st.isOk()) bell_->fail(st.message());
       return st;
     }
   }
   // Still waiting (the executor times the wait out): a peer whose process
-  // is gone ends it sooner, asked now and then.
-  if (missing >= 0 && (++idlePolls_ & 1023) == 0) {
+  // is gone ends it sooner (the transport asks the kernel every 10 ms at most).
+  if (missing >= 0) {
     const std::string gone = view_.gone(missing);
     if (!gone.empty() && !(pendingStage_ == 1 && published(missing, n))) {
-      bell_->abort();
-      return remoteError("rank " + std::to_string(rank_) + ": " + what() + ": waiting on the shared-memory board for peer " +
-                         std::to_string(missing) + ": " + gone);
+      Status st = remoteError("rank " + std::to_string(rank_) + ": " + what() +
+                              ": waiting on the shared-memory board for peer " + std::to_string(missing) + ": " + gone);
+      bell_->fail(st.message());
+      return st;
     }
   }
   return Status::ok();

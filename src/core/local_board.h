@@ -63,7 +63,7 @@ class LocalBoard {
 
   // Runs `req` (handles() and inputBytes() <= capacity(): the caller
   // checked). `what` names the operation in errors.
-  // On an error the other ranks are told through the transport (abort()),
+  // On an error the other ranks are told through the transport (fail(), with the error),
   // so that none waits for this one until its own timeout.
   Status run(const CollRequest& req, const ExecutionEnv& env, const std::function<std::string()>& what);
 
@@ -109,7 +109,6 @@ class LocalBoard {
   const CollRequest* pending_ = nullptr;
   uint64_t pendingOp_ = 0;
   int pendingStage_ = 0;  // 0: waiting for the slot, 1: published, 2: done
-  uint64_t idlePolls_ = 0;
 };
 
 }  // namespace mrd

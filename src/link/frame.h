@@ -29,7 +29,13 @@ enum FrameKind : uint32_t {
   // path is dead both ways, whatever the receiver's own NIC says. Goes on
   // another path. No payload.
   kFrameNicDown = 0x4d440007,
+  // The sender gave up on the communicator (an operation failed there):
+  // payload, the sender's error text (at most kGoodbyeMaxBytes), so the
+  // receiver names the cause (a killed rank further along the ring), not
+  // only this peer. The last frame on the path.
+  kFrameGoodbye = 0x4d440008,
 };
+constexpr uint32_t kGoodbyeMaxBytes = 1024;
 
 struct Frame {
   uint32_t kind;

@@ -118,6 +118,39 @@ Link::~Link() {
   }
 }
 
+void Link::sendFailure(const std::string& why) {
+  constexpr size_t kHdr = sizeof(Frame);
+  const uint32_t len = static_cast<uint32_t>(std::min<size_t>(why.size(), kGoodbyeMaxBytes));
+  Frame g{kFrameGoodbye, len, 0, 0, 0, 0};
+  for (Path& path : paths_) {
+    if (path.dead || path.desc.fd < 0) continue;
+    // Whatever is left of frames begun comes first, or the peer would read
+    // ours as their bytes. (A frame's payload lives as long as the failed
+    // operation's buffers, which its caller still holds.)
+    iovec iov[5];
+    int n = 0;
+    if (path.ctrlOutDone < path.ctrlOut.size()) {
+      iov[n++] = {path.ctrlOut.data() + path.ctrlOutDone, path.ctrlOut.size() - path.ctrlOutDone};
+    }
+    if (path.curActive && path.curDone > 0) {
+      if (path.curDone < kHdr) iov[n++] = {reinterpret_cast<char*>(&path.cur) + path.curDone, kHdr - path.curDone};
+      const size_t payloadDone = path.curDone > kHdr ? path.curDone - kHdr : 0;
+      if (path.cur.len > payloadDone) {
+        iov[n++] = {const_cast<char*>(path.curPayload) + payloadDone, path.cur.len - payloadDone};
+      }
+    }
+    iov[n++] = {&g, kHdr};
+    if (len > 0) iov[n++] = {const_cast<char*>(why.data()), len};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(n);
+    // A full socket takes part or none: the peer then sees the stream end
+    // (or the reset) without the reason, as it would without this.
+    (void)sendmsg(path.desc.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    path.dead = true;  // nothing more on it, not even the close's drain
+  }
+}
+
 void Link::shutdownAll() {
   for (Path& p : paths_) {
     if (p.desc.fd >= 0) shutdown(p.desc.fd, SHUT_RDWR);
@@ -906,6 +939,10 @@ Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
         path.relayBuf.resize(path.in.len);
         path.dest = Dest::kRelay;
         path.destPtr = path.relayBuf.data();
+      } else if (path.in.kind == kFrameGoodbye && path.in.len <= kGoodbyeMaxBytes) {
+        path.scratch.resize(path.in.len);
+        path.dest = Dest::kGoodbye;
+        path.destPtr = path.scratch.data();
       } else if (path.in.kind != kFrameData || path.in.len > kChunkBytes) {
         return pathError(p, "unknown frame (kind " + std::to_string(path.in.kind) + ", length " +
                                 std::to_string(path.in.len) + "): corrupt stream or version mismatch");
@@ -935,6 +972,12 @@ Status Link::progressRecv(size_t p, uint64_t now, bool* moved) {
       *moved = true;
       path.inGot += static_cast<size_t>(r);
       path.lastRxNs = now;
+    }
+    if (path.dest == Dest::kGoodbye) {
+      // The peer gave up: every wait on it ends here, with its reason.
+      path.eof = true;
+      return remoteError("rank " + std::to_string(self_) + " <-> peer " + std::to_string(peer_) +
+                         " (tcp): " + transport::kPeerFailed + std::string(path.scratch.data(), path.in.len));
     }
     const bool relayed = path.dest == Dest::kRelay;
     if (!relayed) finishData(p);

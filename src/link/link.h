@@ -119,6 +119,11 @@ class Link : public transport::Connection {
 
   // Makes the peer fail fast (abort): shuts every socket down.
   void shutdownAll();
+  // This rank gave up on the communicator for `why`: a goodbye frame with
+  // it on every live path (after the rest of a frame begun, if the socket
+  // takes it now; never blocks), before the transport shuts the sockets.
+  // The paths carry nothing more.
+  void sendFailure(const std::string& why) override;
   size_t pathCount() const { return paths_.size(); }
   void stats(std::vector<PathStats>* out) const;
 
@@ -189,7 +194,7 @@ class Link : public transport::Connection {
     std::vector<uint8_t> chunk;     // kMissing, kDone, or kReading + path
     size_t doneCount = 0;
   };
-  enum class Dest { kUser, kScratch, kSink, kStage, kRelay };
+  enum class Dest { kUser, kScratch, kSink, kStage, kRelay, kGoodbye };
 
   struct Path {
     PathDesc desc;

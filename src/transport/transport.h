@@ -31,6 +31,11 @@ struct Params;
 
 namespace mrd::transport {
 
+// How a connection words a peer's failure (Connection::sendFailure,
+// Transport::fail), followed by the peer's reason: the communicator passes
+// on only what follows the last of these.
+constexpr const char* kPeerFailed = "the peer failed: ";
+
 // One message in flight. The caller owns it and its buffer until done is
 // true; the transport only reads/writes `progressed` and `done`.
 struct Request {
@@ -81,6 +86,10 @@ class Connection {
   // not past this CLOCK_MONOTONIC time (ns): a communicator's connections
   // share one budget instead of each taking its own.
   virtual void closeBy(uint64_t deadlineNs) { (void)deadlineNs; }
+  // This rank gave up on the communicator for `why` (its transports are
+  // about to fail()): a connection that can tells its peer so, without
+  // blocking; it carries nothing afterwards.
+  virtual void sendFailure(const std::string& why) { (void)why; }
   // True when news on this connection rings its transport's doorbell.
   virtual bool ringsDoorbell() const { return false; }
 };
@@ -153,6 +162,12 @@ class Transport {
   }
   // Makes peers fail fast (they see the connection close) and wakes sleepers.
   virtual void abort() = 0;
+  // abort(), after an operation failed with `why`: a transport that can
+  // passes the reason on to its peers, which report it with their own error.
+  virtual void fail(const std::string& why) {
+    (void)why;
+    abort();
+  }
   // The connections it made are destroyed (they closed their handles):
   // a later abort() must not touch those handles (numbers a new socket
   // may have by now).

@@ -115,6 +115,11 @@ int main(int argc, char** argv) {
   t.insert(t.end(), p0.begin(), p0.end());
   t.insert(t.end(), p1.begin(), p1.end());
   ok = ok && write(frames, "two_paths", t);
+  // A message, then the peer's goodbye (it gave up: its reason as payload).
+  Bytes g = {0, 1, 1};
+  frame(&g, link::kFrameData, 1024, 0, 0, 1024, 0);
+  frame(&g, link::kFrameGoodbye, 40, 0, 0, 0, 0);
+  ok = ok && write(frames, "goodbye", g);
   if (!ok) std::perror("make_seeds");
   return ok ? 0 : 1;
 }

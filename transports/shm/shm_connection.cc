@@ -3,7 +3,6 @@
 #include <linux/futex.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <signal.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -102,8 +101,9 @@ void wakeOwner(SegmentHeader* seg) {
 }
 
 ShmConnection::ShmConnection(int peer, int self, RingView out, RingView in,
-                             SegmentHeader* peerSeg, SegmentHeader* ownSeg, bool cma)
-    : peer_(peer), self_(self), out_(out), in_(in), peerSeg_(peerSeg), ownSeg_(ownSeg), cma_(cma) {}
+                             SegmentHeader* peerSeg, SegmentHeader* ownSeg, PeerProcess* peerProc, bool cma)
+    : peer_(peer), self_(self), out_(out), in_(in), peerSeg_(peerSeg), ownSeg_(ownSeg), peerProc_(peerProc),
+      cma_(cma) {}
 
 Status ShmConnection::peerError(const std::string& what) const {
   return remoteError("rank " + std::to_string(self_) + " <-> peer " + std::to_string(peer_) +
@@ -304,7 +304,7 @@ void ShmConnection::completeAcked() {
 Status ShmConnection::checkPeer() {
   // The flag first: what the peer wrote before raising it is then visible.
   bool aborted = peerSeg_->aborted.load(std::memory_order_acquire) != 0;
-  bool gone = !aborted && kill(peerSeg_->pid, 0) != 0 && errno == ESRCH;
+  bool gone = !aborted && peerProc_ != nullptr && peerProc_->gone();
   if (!aborted && !gone) return Status::ok();
   // A peer that finished and destroyed its communicator may have left its
   // last messages in our ring (they live in our segment): only fail once we
@@ -314,8 +314,11 @@ Status ShmConnection::checkPeer() {
   bool waitingForData = !recvs_.empty() && ringEmpty;
   bool peerMustAct = !sends_.empty() || !awaitingAck_.empty();
   if (!waitingForData && !peerMustAct) return Status::ok();
-  return peerError(aborted ? "the peer aborted or destroyed its communicator"
-                           : "the peer process " + std::to_string(peerSeg_->pid) + " is gone");
+  if (!aborted) {
+    return peerError("the process of peer " + std::to_string(peer_) + " (pid " + std::to_string(peerSeg_->pid) + ") is gone");
+  }
+  const std::string why = abortReason(peerSeg_);
+  return peerError(why.empty() ? "the peer aborted or destroyed its communicator" : kPeerFailed + why);
 }
 
 Status ShmConnection::progress(bool* moved) {
@@ -327,11 +330,11 @@ Status ShmConnection::progress(bool* moved) {
   if (awaitingAck_.size() != waitingBefore) local = true;
   if (local) {
     *moved = true;
-    idleCalls_ = 0;
   } else if (!sends_.empty() || !recvs_.empty() || !awaitingAck_.empty()) {
     // The abort flag is one load; whether the process still lives is a
-    // system call, asked less often.
-    if (peerSeg_->aborted.load(std::memory_order_relaxed) != 0 || (++idleCalls_ & 255) == 0) {
+    // system call, asked every 10 ms at most.
+    if (peerSeg_->aborted.load(std::memory_order_relaxed) != 0 ||
+        (peerProc_ != nullptr && peerProc_->goneRateLimited())) {
       MRD_TRY(checkPeer());
     }
   }

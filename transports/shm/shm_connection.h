@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/ring_queue.h"
+#include "peer_process.h"
 #include "shm_segment.h"
 #include "transport/transport.h"
 
@@ -33,7 +34,7 @@ class ShmConnection : public Connection {
   // cma: this rank may send large messages by address (the peer reads them
   // from our memory with process_vm_readv) instead of through the ring.
   ShmConnection(int peer, int self, RingView out, RingView in, SegmentHeader* peerSeg,
-                SegmentHeader* ownSeg, bool cma);
+                SegmentHeader* ownSeg, PeerProcess* peerProc, bool cma);
 
   int peer() const override { return peer_; }
   Status postSend(Request* r) override;
@@ -64,6 +65,7 @@ class ShmConnection : public Connection {
   RingView in_;
   SegmentHeader* peerSeg_;
   SegmentHeader* ownSeg_;
+  PeerProcess* peerProc_;  // the transport's, shared by the peer's channels
   RingQueue<OutMsg> sends_;
   RingQueue<std::pair<Request*, uint64_t>> awaitingAck_;  // single-copy sends, by number
   bool cma_;
@@ -73,7 +75,6 @@ class ShmConnection : public Connection {
   ShmWireHeader inHdr_{};
   size_t inHdrGot_ = 0;
   size_t recvDone_ = 0;
-  unsigned idleCalls_ = 0;
   uint64_t rewinds_ = 0;  // messages started at the ring's beginning again
   ProbeSample probe_{};
 };

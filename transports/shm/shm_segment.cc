@@ -77,6 +77,11 @@ Status Segment::open(const std::string& name, size_t bytes) {
   return Status::ok();
 }
 
+std::string abortReason(const SegmentHeader* h) {
+  const size_t len = h->abortWhyLen < sizeof h->abortWhy ? h->abortWhyLen : sizeof h->abortWhy;
+  return std::string(h->abortWhy, len);
+}
+
 void Segment::unlink() {
   if (owned_) shm_unlink(name_.c_str());
   owned_ = false;

@@ -31,7 +31,16 @@ struct alignas(64) SegmentHeader {
   // sleeps in poll() with sockets of other transports.
   uint32_t wakeNameLen;
   char wakeName[60];
+  // Why the owner gave up on the communicator (its error, cut to fit),
+  // written before `aborted` is raised; empty for an abort or destroy.
+  // Peers waiting on the owner report it, so a failure far away (a killed
+  // rank) is named by every rank it stops, not only by its neighbours.
+  uint32_t abortWhyLen;
+  char abortWhy[508];
 };
+// The owner's reason for aborting (empty: none given), read after seeing
+// `aborted` raised; bounded whatever the (peer-written) length says.
+std::string abortReason(const SegmentHeader* h);
 constexpr uint32_t kSleepFutex = 1, kSleepPoll = 2;
 
 struct alignas(64) RingHeader {

@@ -5,9 +5,9 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/uio.h>
-#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -18,6 +18,7 @@
 #include "log/log.h"
 #include "shm_connection.h"
 #include "shm_segment.h"
+#include "peer_process.h"
 
 namespace mrd::transport::shm {
 namespace {
@@ -76,11 +77,30 @@ class ShmTransport : public Transport {
     out->gone = [this](int rank) -> std::string {
       if (rank == self_ || !peers_[static_cast<size_t>(rank)]) return "";
       const SegmentHeader* h = peers_[static_cast<size_t>(rank)]->header();
-      if (h->aborted.load(std::memory_order_acquire) != 0) return "rank " + std::to_string(rank) + " aborted or destroyed its communicator";
-      if (kill(h->pid, 0) != 0 && errno == ESRCH) return "the process of rank " + std::to_string(rank) + " (pid " + std::to_string(h->pid) + ") is gone";
+      if (h->aborted.load(std::memory_order_acquire) != 0) {
+        const std::string why = abortReason(h);
+        return why.empty() ? "rank " + std::to_string(rank) + " aborted or destroyed its communicator"
+                           : "rank " + std::to_string(rank) + ": " + kPeerFailed + why;
+      }
+      PeerProcess* proc = procs_[static_cast<size_t>(rank)].get();
+      if (proc != nullptr && proc->goneRateLimited()) {
+        return "the process of rank " + std::to_string(rank) + " (pid " + std::to_string(proc->pid()) + ") is gone";
+      }
       return "";
     };
     return true;
+  }
+
+  void fail(const std::string& why) override {
+    if (own_ == nullptr) return;
+    SegmentHeader* h = own_->header();
+    // The first reason stays: peers may be reading it.
+    if (h->aborted.load() == 0) {
+      const size_t len = std::min(why.size(), sizeof h->abortWhy);
+      std::memcpy(h->abortWhy, why.data(), len);
+      h->abortWhyLen = static_cast<uint32_t>(len);
+    }
+    abort();
   }
 
   void abort() override {
@@ -96,6 +116,7 @@ class ShmTransport : public Transport {
   bool disabled_;
   std::unique_ptr<Segment> own_;
   std::vector<std::unique_ptr<Segment>> peers_;
+  std::vector<std::unique_ptr<PeerProcess>> procs_;  // [rank], for the peers mapped
   uint32_t bell_ = 0;
   int wakeFd_ = -1;
   int self_ = -1;
@@ -154,6 +175,7 @@ Status ShmTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
     h->doorbell.store(0);
     h->sleeping.store(0);
     h->aborted.store(0);
+    h->abortWhyLen = 0;
     h->probeAddr = reinterpret_cast<uint64_t>(&h->magic);
     wakeFd_ = openWakeSocket(segmentName(getpid(), ctx.commTag, me), h);
   }
@@ -199,6 +221,12 @@ Status ShmTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
   if (own_) own_->unlink();
   MRD_TRY(st);
   MRD_TRY(bs);
+  procs_.resize(static_cast<size_t>(n));
+  for (int p = 0; p < n; ++p) {
+    if (peers_[static_cast<size_t>(p)]) {
+      procs_[static_cast<size_t>(p)] = std::make_unique<PeerProcess>(pids[static_cast<size_t>(p)]);
+    }
+  }
   if (layout.boardBytes > 0) {
     boardAreas_.assign(static_cast<size_t>(n), nullptr);
     for (int p = 0; p < n; ++p) {
@@ -217,7 +245,7 @@ Status ShmTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
                   own_->base() + layout.ringOffset(p, c) + sizeof(RingHeader), layout.ringBytes};
       bool cma = canRead[static_cast<size_t>(p) * n + me] != 0;  // p reads from us
       (*conns)[static_cast<size_t>(p)][static_cast<size_t>(c)] = std::make_unique<ShmConnection>(
-          p, me, out, in, peerSeg.header(), own_->header(), cma);
+          p, me, out, in, peerSeg.header(), own_->header(), procs_[static_cast<size_t>(p)].get(), cma);
     }
   }
   return Status::ok();
