@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "bootstrap/hello_gate.h"
 #include "bootstrap/root.h"
 #include "bootstrap/wire_check.h"
 #include "config/params.h"
@@ -115,20 +116,22 @@ Status Bootstrap::connectRing() {
     return st.withContext("rank " + std::to_string(rank_) + ": bootstrap ring to rank " +
                           std::to_string(next));
   }
-  // Accept until the previous rank shows up; anyone else is dropped.
-  while (prevFd_ < 0) {
-    int fd = -1;
-    MRD_TRY(net::acceptOne(listenFd_, d, &fd).withContext(
-        "rank " + std::to_string(rank_) + ": waiting for rank " + std::to_string(prev)));
-    RingHello theirs{};
-    Status rs = net::recvAll(fd, &theirs, sizeof theirs, net::Deadline::in(std::chrono::seconds(5), abort_));
-    if (rs.isOk() && theirs.magic == kRingMagic && theirs.secret == secret_ && theirs.rank == prev) {
-      prevFd_ = fd;
-    } else {
-      MRD_LOG_WARN(kBootstrap, "refused a bootstrap ring connection (not rank {})", prev);
-      net::closeFd(&fd);
-    }
-  }
+  // Accept until the previous rank shows up; anyone else is dropped (read
+  // side by side: a silent stranger does not hold the ring up).
+  net::HelloGate gate({listenFd_}, sizeof(RingHello), "rank " + std::to_string(rank_) + ": bootstrap ring",
+                      log::Subsys::kBootstrap, [&](const void* bytes) -> std::string {
+                        RingHello h;
+                        std::memcpy(&h, bytes, sizeof h);
+                        if (h.magic != kRingMagic) return "not a ring hello (bad magic)";
+                        if (!(h.secret == secret_)) return "wrong secret (another job?)";
+                        if (h.rank != prev) return "says it is rank " + std::to_string(h.rank) + ", not rank " + std::to_string(prev);
+                        return "";
+                      });
+  RingHello theirs{};
+  MRD_TRY(gate.next(d, &prevFd_, &theirs)
+              .withContext("rank " + std::to_string(rank_) + ": waiting for rank " + std::to_string(prev)));
+  // Nobody else may connect now: strangers get a refused connection.
+  net::closeFd(&listenFd_);
   return Status::ok();
 }
 

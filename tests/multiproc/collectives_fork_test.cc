@@ -167,33 +167,6 @@ bool runCase(const Case& c, int n, int rank, mrdComm_t comm, uint64_t seed) {
   return true;
 }
 
-// Sends this process's stderr (and so the forked ranks' log lines, which
-// the library writes there line by line) to a file while it lives.
-class StderrToFile {
- public:
-  explicit StderrToFile(const std::string& path) {
-    std::fflush(stderr);
-    saved_ = dup(2);
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-    if (fd >= 0) {
-      dup2(fd, 2);
-      close(fd);
-    }
-  }
-  ~StderrToFile() {
-    std::fflush(stderr);
-    if (saved_ >= 0) {
-      dup2(saved_, 2);
-      close(saved_);
-    }
-  }
-  StderrToFile(const StderrToFile&) = delete;
-  StderrToFile& operator=(const StderrToFile&) = delete;
-
- private:
-  int saved_ = -1;
-};
-
 std::string readAndRemove(const std::string& path) {
   std::ifstream f(path);
   std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

@@ -1,6 +1,7 @@
 #include "support/thread_ranks.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -344,6 +345,24 @@ void expectInitFailsOnEveryRank(int n, const std::function<void(int rank, const 
     check(rank, mrdGetLastError(nullptr));
   });
   EXPECT_LT(nowMs() - t0, 10000) << "init should fail fast, not time out";
+}
+
+StderrToFile::StderrToFile(const std::string& path) {
+  std::fflush(stderr);
+  saved_ = dup(2);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+  if (fd >= 0) {
+    dup2(fd, 2);
+    close(fd);
+  }
+}
+
+StderrToFile::~StderrToFile() {
+  std::fflush(stderr);
+  if (saved_ >= 0) {
+    dup2(saved_, 2);
+    close(saved_);
+  }
 }
 
 }  // namespace mrdtest

@@ -52,6 +52,20 @@ void runThreads(int n, const std::function<void(int index)>& fn,
 // that failed, crashed or outlived the watchdog (those are killed).
 void forkRanks(int n, RankFn fn, mrdConfig_t* cfg = nullptr, int watchdogMs = kDefaultWatchdogMs);
 
+// Sends this process's stderr (and so the log lines of its ranks, threads
+// or forked, which the library writes there line by line) to a file while
+// it lives.
+class StderrToFile {
+ public:
+  explicit StderrToFile(const std::string& path);
+  ~StderrToFile();
+  StderrToFile(const StderrToFile&) = delete;
+  StderrToFile& operator=(const StderrToFile&) = delete;
+
+ private:
+  int saved_ = -1;
+};
+
 // Sets an environment variable for the lifetime of the object, restoring
 // the previous value (or its absence) afterwards.
 class ScopedEnv {

@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "bootstrap/bootstrap.h"
+#include "bootstrap/hello_gate.h"
 #include "bootstrap/socket.h"
 #include "config/params.h"
 #include "link/link.h"
@@ -81,25 +82,6 @@ net::SockAddr sockAddrOf(const link::Nic& n, int port) {
 }
 
 std::string nicText(const link::Nic& n) { return n.name + " " + n.addrText(); }
-
-// Accepts one connection on any of the listeners.
-Status acceptAny(const std::vector<int>& listenFds, const net::Deadline& d, int* fd) {
-  std::vector<pollfd> pfds;
-  for (int l : listenFds) pfds.push_back(pollfd{l, POLLIN, 0});
-  while (true) {
-    for (int l : listenFds) {
-      int s = accept4(l, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (s >= 0) {
-        net::setNoDelay(s);
-        *fd = s;
-        return Status::ok();
-      }
-    }
-    if (d.aborted()) return remoteError("accept aborted");
-    if (d.expired()) return timeoutError("timed out waiting for connections");
-    poll(pfds.data(), pfds.size(), d.pollSliceMs());
-  }
-}
 
 Status TcpTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
   bootstrap::Bootstrap& b = *ctx.bootstrap;
@@ -208,30 +190,39 @@ Status TcpTransport::connect(const SetupContext& ctx, ConnectionTable* conns) {
       }
     }
   }
+  // The lower ranks' connections, their hellos read side by side: a
+  // stranger (or a stale peer of another job) costs no one a wait.
+  net::HelloGate gate(listenFds, sizeof(ConnHello), "rank " + std::to_string(me) + ": tcp", log::Subsys::kNet,
+                      [&](const void* bytes) -> std::string {
+                        ConnHello h;
+                        std::memcpy(&h, bytes, sizeof h);
+                        if (h.magic != kConnMagic) return "not a connection hello (bad magic)";
+                        if (!(h.secret == b.secret())) return "wrong secret (another job?)";
+                        if (h.rank < 0 || h.rank >= me || !ctx.useFor[static_cast<size_t>(h.rank)]) {
+                          return "rank " + std::to_string(h.rank) + " does not connect here";
+                        }
+                        if (h.channel < 0 || h.channel >= ctx.nchannels || h.path < 0 ||
+                            h.path >= static_cast<int>(paths[static_cast<size_t>(h.rank)].size()) || h.sock < 0 ||
+                            h.sock >= nsocks) {
+                          return "channel " + std::to_string(h.channel) + ", path " + std::to_string(h.path) +
+                                 ", socket " + std::to_string(h.sock) + " out of range";
+                        }
+                        if (fds[static_cast<size_t>(h.rank)][static_cast<size_t>(h.channel)]
+                               [static_cast<size_t>(h.path * nsocks + h.sock)] >= 0) {
+                          return "a second connection for the same slot";
+                        }
+                        return "";
+                      });
   while (st.isOk() && expectIncoming > 0) {
     int fd = -1;
-    st = acceptAny(listenFds, deadline, &fd);
+    ConnHello h{};
+    st = gate.next(deadline, &fd, &h);
     if (!st.isOk()) {
       st = st.withContext("rank " + std::to_string(me) + ": tcp waiting for " +
                           std::to_string(expectIncoming) + " connections from lower ranks");
       break;
     }
-    ConnHello h{};
-    Status hs = net::recvAll(fd, &h, sizeof h, net::Deadline::in(std::chrono::seconds(5), ctx.abort));
-    bool valid = hs.isOk() && h.magic == kConnMagic && h.secret == b.secret() && h.rank >= 0 &&
-                 h.rank < me && ctx.useFor[static_cast<size_t>(h.rank)] && h.channel >= 0 &&
-                 h.channel < ctx.nchannels && h.path >= 0 &&
-                 h.path < static_cast<int>(paths[static_cast<size_t>(h.rank)].size()) &&
-                 h.sock >= 0 && h.sock < nsocks;
-    int* slot = valid ? &fds[static_cast<size_t>(h.rank)][static_cast<size_t>(h.channel)]
-                            [static_cast<size_t>(h.path * nsocks + h.sock)]
-                      : nullptr;
-    if (slot == nullptr || *slot >= 0) {
-      MRD_LOG_WARN(kNet, "rank {}: refused a stray tcp connection", me);
-      net::closeFd(&fd);
-      continue;
-    }
-    *slot = fd;
+    fds[static_cast<size_t>(h.rank)][static_cast<size_t>(h.channel)][static_cast<size_t>(h.path * nsocks + h.sock)] = fd;
     --expectIncoming;
   }
   closeListeners();
