@@ -273,6 +273,11 @@ Status createUniqueId(mrdUniqueId* id) {
     if (port <= 0 || port > 65535) return invalidUsage("MRD_COMM_ID has a bad port");
     return pinnedUniqueId(host, port, id);
   }
+  return freshUniqueId(id);
+}
+
+Status freshUniqueId(mrdUniqueId* id) {
+  const config::Params& params = config::processParams();
   net::SockAddr local, bound;
   std::string ifname;
   MRD_TRY(net::chooseLocalAddress(params.socketIfname, &local, &ifname));

@@ -17,6 +17,10 @@ Status startRoot(const net::SockAddr& at, const Secret& secret, net::SockAddr* b
 // Creates a unique id: a fresh secret and a new root in this process, or,
 // when MRD_COMM_ID is set, a pinned id pointing there (rank 0 starts the root).
 Status createUniqueId(mrdUniqueId* id);
+// Always a fresh secret and a new root in this process on a free port
+// (MRD_COMM_ID aside): a communicator split from another, whose ranks
+// exchange the id themselves; the pinned address is the parent's root's.
+Status freshUniqueId(mrdUniqueId* id);
 // A pinned id for host:port with a secret derived from the address: what
 // ranks started by torchrun/MPI without MRD_UNIQUE_ID agree on by themselves.
 Status pinnedUniqueId(const std::string& host, int port, mrdUniqueId* id);

@@ -27,8 +27,8 @@ CallSignature::Entry entryOf(const CollRequest& r) {
   e.op = 0xff;
   if (reduces(r.kind)) {
     e.op = static_cast<uint8_t>(r.reduce.kind);
+    // (Not PreMulSum's factor: each rank may scale by its own, as in NCCL.)
     e.flags = static_cast<uint8_t>((r.reduce.average ? 1 : 0) | (r.reduce.preMultiply ? 2 : 0));
-    e.scalar = r.reduce.preMultiply ? r.reduce.scalar : 0;
   }
   return e;
 }
@@ -42,8 +42,7 @@ uint32_t fnv1a(uint32_t h, const void* p, size_t n) {
 uint32_t hashEntry(uint32_t h, const CallSignature::Entry& e) {
   h = fnv1a(h, &e.count, sizeof e.count);
   h = fnv1a(h, &e.root, sizeof e.root);
-  h = fnv1a(h, &e.kind, 4);  // kind, type, op, flags
-  return fnv1a(h, &e.scalar, sizeof e.scalar);
+  return fnv1a(h, &e.kind, 4);  // kind, type, op, flags
 }
 
 std::string describeEntry(const CallSignature::Entry& e) {
@@ -60,7 +59,7 @@ std::string describeEntry(const CallSignature::Entry& e) {
     static const char* const kOps[] = {"sum", "prod", "max", "min"};
     extra = e.op < 4 ? kOps[e.op] : "op " + std::to_string(e.op);
     if (e.flags & 1) extra = "avg";
-    if (e.flags & 2) extra = "premulsum x" + std::to_string(e.scalar);
+    if (e.flags & 2) extra = "premulsum";
   }
   if (e.root >= 0) extra += (extra.empty() ? "" : ", ") + std::string("root ") + std::to_string(e.root);
   return extra.empty() ? s : s + " (" + extra + ")";
@@ -68,7 +67,7 @@ std::string describeEntry(const CallSignature::Entry& e) {
 
 bool sameEntry(const CallSignature::Entry& a, const CallSignature::Entry& b) {
   return a.count == b.count && a.root == b.root && a.kind == b.kind && a.type == b.type && a.op == b.op &&
-         a.flags == b.flags && std::memcmp(&a.scalar, &b.scalar, sizeof a.scalar) == 0;
+         a.flags == b.flags;
 }
 
 }  // namespace

@@ -28,8 +28,7 @@ struct CallSignature {
     uint8_t kind = 0;   // CollKind
     uint8_t type = 0;   // mrdDataType_t
     uint8_t op = 0;     // RedKind, 0xff: not a reduction
-    uint8_t flags = 0;  // 1: average, 2: pre-multiplied
-    double scalar = 0;  // PreMulSum's factor
+    uint8_t flags = 0;  // 1: average, 2: pre-multiplied (each rank's factor its own)
   } entries[kSignatureColls];
 };
 

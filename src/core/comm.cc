@@ -313,7 +313,7 @@ Status Communicator::split(int color, int key, const CommSettings& settings,
     if (mine[i].rank == rank_) newRank = static_cast<int>(i);
   }
   if (newRank == 0) {
-    MRD_TRY(bootstrap::createUniqueId(&ids[static_cast<size_t>(rank_)]));
+    MRD_TRY(bootstrap::freshUniqueId(&ids[static_cast<size_t>(rank_)]));
   }
   MRD_TRY(bootstrap_->allgather(ids.data(), sizeof(mrdUniqueId)).withContext("mrdCommSplit"));
   if (newRank < 0) return Status::ok();

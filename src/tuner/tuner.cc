@@ -44,11 +44,11 @@ size_t requestBytes(const CollRequest& req, int nranks) {
     case CollKind::kGather:
     case CollKind::kScatter:
       return req.count * ts * n;
-    case CollKind::kAlltoAllv: {
-      size_t total = 0;
-      for (size_t c : req.sendcounts) total += c;
-      return total * ts;
-    }
+    case CollKind::kAlltoAllv:
+      // Each rank knows only its own counts, and every rank must decide
+      // alike (the channel of each exchange, trials): no size, and the
+      // channels are the communicator's (below).
+      return 0;
     default:
       return req.count * ts;
   }
@@ -168,6 +168,8 @@ Status Tuner::choose(const CollRequest& req, const PlanContext& ctx, bool detail
   }
   out->algo = algos_[static_cast<size_t>(best)];
   out->predictedUs = costs_[static_cast<size_t>(best)];
+  // Pairwise alltoallv sends step s on channel s % nchannels at both ends.
+  if (req.kind == CollKind::kAlltoAllv) out->nchannels = limits_.maxChannels;
   if (adjuster_ == nullptr && settled && (trials || !trials_.enabled())) {
     slot = CachedDecision{true, req.kind, bytes, board, out->algo, out->nchannels, out->chunkBytes,
                           out->predictedUs};

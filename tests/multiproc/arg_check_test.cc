@@ -37,6 +37,22 @@ TEST(CheckArgs, MatchingCallsRunAndGiveTheRightResult) {
   });
 }
 
+// NCCL lets each rank scale by its own factor: not a difference.
+TEST(CheckArgs, PreMulSumFactorsMayDifferBetweenRanks) {
+  ScopedEnv check("MRD_CHECK_ARGS", "1");
+  forkRanks(3, [](int rank, mrdComm_t comm) {
+    float factor = static_cast<float>(rank + 1);
+    mrdRedOp_t op;
+    ASSERT_EQ(mrdRedOpCreatePreMulSum(&op, &factor, mrdFloat32, mrdScalarHostImmediate, comm), mrdSuccess)
+        << mrdGetLastError(comm);
+    std::vector<float> v(1000, 1.0f);
+    ASSERT_EQ(mrdAllReduce(v.data(), v.data(), v.size(), mrdFloat32, op, comm, nullptr), mrdSuccess)
+        << mrdGetLastError(comm);
+    for (float x : v) ASSERT_EQ(x, 6.0f);  // 1 + 2 + 3
+    EXPECT_EQ(mrdRedOpDestroy(op, comm), mrdSuccess);
+  });
+}
+
 TEST(CheckArgs, ACountThatDiffersFailsOnEveryRankNamingBothSides) {
   ScopedEnv check("MRD_CHECK_ARGS", "1");
   forkRanks(3, [](int rank, mrdComm_t comm) {

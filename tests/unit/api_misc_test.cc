@@ -1,7 +1,11 @@
 // The rest of the public API with threads as ranks: communicator split,
 // grouped point-to-point, asynchronous streams, version and error strings,
 // the config struct, finalize, timeouts and abort.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -245,6 +249,71 @@ TEST(SplitTest, EvenOddWithReversedKeys) {
       EXPECT_EQ(mrdCommDestroy(child), mrdSuccess) << mrdGetLastError(nullptr);
     });
   }
+}
+
+// With MRD_COMM_ID (ranks launched by Slurm or mpirun without a unique id)
+// the world's root sits at that address; a split's roots must not try to
+// listen there too (they did: "Address already in use", "rank 1 joined twice").
+TEST(SplitTest, WorksWhenTheWorldsRootIsPinnedByMrdCommId) {
+  int probe = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  close(probe);  // a port free a moment ago
+  ScopedEnv commId("MRD_COMM_ID", ("127.0.0.1:" + std::to_string(ntohs(a.sin_port))).c_str());
+  constexpr int kRanks = 4;
+  spawnRanks(kRanks, [](int rank, mrdComm_t comm) {
+    for (int round = 0; round < 2; ++round) {
+      mrdComm_t child = nullptr;
+      ASSERT_EQ(mrdCommSplit(comm, rank % 2, rank, &child, nullptr), mrdSuccess)
+          << "rank " << rank << ": " << mrdGetLastError(comm);
+      std::vector<int32_t> v(1000, rank);
+      ASSERT_EQ(mrdAllReduce(v.data(), v.data(), v.size(), mrdInt32, mrdSum, child, nullptr), mrdSuccess)
+          << mrdGetLastError(child);
+      for (int32_t x : v) ASSERT_EQ(x, rank % 2 == 0 ? 0 + 2 : 1 + 3);
+      EXPECT_EQ(mrdCommDestroy(child), mrdSuccess) << mrdGetLastError(nullptr);
+    }
+  });
+}
+
+// Alltoallv where the ranks' totals differ by orders of magnitude: every
+// rank must still plan the same exchange (the tuner sized it by each
+// rank's own total, and the ranks then waited on different channels).
+TEST(AlltoAllvTest, RanksWhoseTotalsDifferGreatlyAgreeOnTheExchange) {
+  constexpr int kRanks = 4;
+  spawnRanks(kRanks, [](int rank, mrdComm_t comm) {
+    // Rank r sends count(r, j) elements to rank j: rank 0 a lot, the rest one each.
+    auto count = [](int from, int to) -> size_t { return from == 0 ? 70000 + 1000 * to : 1 + to; };
+    std::vector<size_t> sc(kRanks), sd(kRanks), rc(kRanks), rd(kRanks);
+    size_t st = 0, rt = 0;
+    for (int j = 0; j < kRanks; ++j) {
+      sc[j] = count(rank, j);
+      sd[j] = st;
+      st += sc[j];
+      rc[j] = count(j, rank);
+      rd[j] = rt;
+      rt += rc[j];
+    }
+    std::vector<int32_t> send(st), recv(rt, -1);
+    for (int j = 0; j < kRanks; ++j) {
+      for (size_t k = 0; k < sc[j]; ++k) send[sd[j] + k] = rank * 1000000 + j * 100000 + static_cast<int32_t>(k % 100000);
+    }
+    for (int round = 0; round < 3; ++round) {
+      ASSERT_EQ(mrdAlltoAllv(send.data(), sc.data(), sd.data(), recv.data(), rc.data(), rd.data(), mrdInt32, comm,
+                             nullptr),
+                mrdSuccess)
+          << "rank " << rank << ": " << mrdGetLastError(comm);
+      for (int j = 0; j < kRanks; ++j) {
+        for (size_t k = 0; k < rc[j]; ++k) {
+          ASSERT_EQ(recv[rd[j] + k], j * 1000000 + rank * 100000 + static_cast<int32_t>(k % 100000))
+              << "rank " << rank << " from " << j << " element " << k;
+        }
+      }
+    }
+  });
 }
 
 // MRD_SPLIT_NOCOLOR: that rank gets NULL; the others form a working comm.
