@@ -438,7 +438,7 @@ inline std::vector<Buffer> refAlltoAll(mrdDataType_t t, const std::vector<Buffer
   std::vector<Buffer> out(n, Buffer(n * bytes));
   for (size_t r = 0; r < n; ++r) {
     for (size_t j = 0; j < n; ++j) {
-      std::memcpy(out[r].data() + j * bytes, in[j].data() + r * bytes, bytes);
+      if (bytes > 0) std::memcpy(out[r].data() + j * bytes, in[j].data() + r * bytes, bytes);
     }
   }
   return out;

@@ -65,7 +65,9 @@ void checkFailure(const char* text, mrdResult_t rc, mrdResult_t want, mrdComm_t 
 #define EXPECT_OK(comm, call) \
   EXPECT_EQ((call), mrdSuccess) << #call << ": " << mrdGetLastError(comm)
 
-constexpr mrdDataType_t kBadType = static_cast<mrdDataType_t>(99);
+// Unknown, yet a value the enum can hold (0-15 for enumerators 0-12): 99
+// in an mrdDataType_t is undefined behaviour in the test itself (UBSan).
+constexpr mrdDataType_t kBadType = static_cast<mrdDataType_t>(15);
 constexpr mrdRedOp_t kBadOp = static_cast<mrdRedOp_t>(99);
 
 // ---- NULL communicator ----
