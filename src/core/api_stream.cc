@@ -34,7 +34,12 @@ mrdResult_t mrdStreamDestroy(mrdStream_t stream) {
   return api::guarded(nullptr, "mrdStreamDestroy", [&] {
     if (stream == nullptr) return invalidArgument("mrdStreamDestroy: stream is NULL");
     Status st = stream->comm() != nullptr ? stream->synchronize(-1) : Status::ok();
-    if (stream->comm() != nullptr) stream->comm()->detachStream(stream);
+    {
+      // (The communicator may be going away on another thread meanwhile:
+      // under the lock it either still holds the stream or has let go.)
+      std::lock_guard<std::mutex> a(mrd::Stream::attachMutex());
+      if (mrd::Communicator* c = stream->comm()) c->detachStream(stream);
+    }
     delete stream;
     return st;
   });

@@ -24,9 +24,13 @@ constexpr auto kCloseBudget = std::chrono::seconds(2);
 Status Communicator::init(const mrdUniqueId& id, int nranks, int rank,
                           const CommSettings& settings) {
   log::ScopedRank scoped(rank);
-  rank_ = rank;
-  nranks_ = nranks;
-  settings_ = settings;
+  // (initInBackground set them before starting this thread, and API calls
+  // on other threads read them meanwhile: not written again then.)
+  if (!identitySet_) {
+    rank_ = rank;
+    nranks_ = nranks;
+    settings_ = settings;
+  }
   MRD_TRY(bootstrap::Bootstrap::create(id, rank, nranks, static_cast<int>(settings.timeoutMs),
                                        &abort_, &bootstrap_));
   // A tag shared by all ranks of this communicator (rank 0's random word)
@@ -234,6 +238,7 @@ void Communicator::initInBackground(const mrdUniqueId& id, int nranks, int rank,
   rank_ = rank;
   nranks_ = nranks;
   settings_ = settings;
+  identitySet_ = true;
   asyncError_.store(mrdInProgress);
   initThread_ = std::thread([this, id, nranks, rank, settings] {
     Status st = init(id, nranks, rank, settings);
@@ -282,7 +287,12 @@ Communicator::~Communicator() {
   conns_.clear();
   routers_.clear();
   for (auto& t : transports_) t->abort();
-  for (Stream* s : streams_) s->detach();
+  {
+    std::lock_guard<std::mutex> a(Stream::attachMutex());
+    std::lock_guard<std::mutex> g(workMu_);
+    for (Stream* s : streams_) s->detach();
+    streams_.clear();
+  }
   magic_ = 0;
 }
 

@@ -176,6 +176,7 @@ class Communicator {
   uint32_t magic_ = kMagic;
   int rank_ = 0;
   int nranks_ = 1;
+  bool identitySet_ = false;  // rank_, nranks_, settings_ (by initInBackground)
   CommSettings settings_;
   std::string commTag_;
   std::atomic<bool> abort_{false};
@@ -248,15 +249,19 @@ class Communicator {
 class Stream {
  public:
   explicit Stream(Communicator* c) : comm_(c) {}
-  Communicator* comm() const { return comm_; }
+  Communicator* comm() const { return comm_.load(); }
+  // Held while a stream leaves its communicator (mrdStreamDestroy) and while
+  // a communicator being destroyed lets go of its streams, which may happen
+  // on two threads at once (destroy beside an abort).
+  static std::mutex& attachMutex();
   void addPending();
   void complete(const Status& st);
   Status synchronize(int64_t timeoutMs);
   mrdResult_t query();
-  void detach() { comm_ = nullptr; }
+  void detach() { comm_.store(nullptr); }
 
  private:
-  Communicator* comm_;
+  std::atomic<Communicator*> comm_;
   std::mutex mu_;
   std::condition_variable cv_;
   int pending_ = 0;

@@ -336,6 +336,11 @@ void Communicator::detachStream(Stream* s) {
   streams_.erase(std::remove(streams_.begin(), streams_.end(), s), streams_.end());
 }
 
+std::mutex& Stream::attachMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
 void Stream::addPending() {
   std::lock_guard<std::mutex> g(mu_);
   ++pending_;

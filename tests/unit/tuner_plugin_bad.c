@@ -22,7 +22,7 @@ static int badContext = 0;
 static mrdResult_t badInit(size_t nRanks, size_t nHosts, mrdTunerLogger_t logFn, void** context) {
   (void)nRanks;
   (void)nHosts;
-  badLog = logFn;
+  __atomic_store_n(&badLog, logFn, __ATOMIC_RELAXED);  /* ranks are threads of one process */
 #if MRD_TEST_TUNER_MODE == 1
   (void)context;
   if (logFn) logFn(MRD_TUNER_LOG_WARN, __FILE__, __LINE__, "no tuning table (test plug-in)");
@@ -44,8 +44,9 @@ static mrdResult_t badGetCollInfo(void* context, mrdTunerColl_t collType, size_t
   (void)costUs;
   (void)nChannels;
   (void)chunkBytes;
-  if (badLog) {
-    badLog(MRD_TUNER_LOG_WARN, __FILE__, __LINE__,
+  mrdTunerLogger_t log = __atomic_load_n(&badLog, __ATOMIC_RELAXED);
+  if (log) {
+    log(MRD_TUNER_LOG_WARN, __FILE__, __LINE__,
            "refusing collective %d of %zu bytes (test plug-in)", (int)collType, nBytes);
   }
   return mrdInternalError;
