@@ -17,8 +17,8 @@ long long NowNs() {
 
 }  // namespace
 
-Watchdog::Watchdog(int timeout_sec, int nslots)
-    : timeout_sec_(timeout_sec), nslots_(nslots), slots_(new Slot[nslots]) {
+Watchdog::Watchdog(double timeout_sec, int nslots, Expiry on_expiry)
+    : timeout_sec_(timeout_sec), nslots_(nslots), on_expiry_(std::move(on_expiry)), slots_(new Slot[nslots]) {
   if (timeout_sec_ > 0) thread_ = std::thread(&Watchdog::Loop, this);
 }
 
@@ -32,12 +32,13 @@ Watchdog::~Watchdog() {
   thread_.join();
 }
 
-void Watchdog::Arm(int slot, int rank, const char* what) {
+void Watchdog::Arm(int slot, int rank, const std::string& what) {
   if (timeout_sec_ <= 0) return;
   Slot& s = slots_[slot];
-  s.rank.store(rank);
-  s.what.store(what);
-  s.deadline_ns.store(NowNs() + timeout_sec_ * 1000000000LL);
+  std::lock_guard<std::mutex> lock(mu_);
+  s.rank = rank;
+  s.what = what;
+  s.deadline_ns.store(NowNs() + static_cast<long long>(timeout_sec_ * 1e9));
 }
 
 void Watchdog::Disarm(int slot) { slots_[slot].deadline_ns.store(0); }
@@ -49,12 +50,13 @@ void Watchdog::Loop() {
     for (int i = 0; i < nslots_; ++i) {
       const long long deadline = slots_[i].deadline_ns.load();
       if (deadline == 0 || now < deadline) continue;
-      char host[256] = "unknown";
-      gethostname(host, sizeof(host) - 1);
       std::printf("\n");  // ends a half-printed table row
       std::fflush(stdout);
-      std::fprintf(stderr, "%s: Test timeout (%ds): rank %d is stuck in %s\n", host, timeout_sec_,
-                   slots_[i].rank.load(), slots_[i].what.load());
+      if (on_expiry_) on_expiry_(slots_[i].rank, slots_[i].what);
+      char host[256] = "unknown";
+      gethostname(host, sizeof(host) - 1);
+      std::fprintf(stderr, "%s: Test timeout (%.0fs): rank %d is stuck in %s\n", host, timeout_sec_,
+                   slots_[i].rank, slots_[i].what.c_str());
       std::fflush(stderr);
       std::_Exit(EXIT_FAILURE);
     }

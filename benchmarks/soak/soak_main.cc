@@ -16,7 +16,7 @@
 
 #include "common/options.h"
 #include "meridian/meridian.h"
-#include "soak/hang_watch.h"
+#include "common/watchdog.h"
 #include "soak/op_run.h"
 #include "soak/random_op.h"
 #include "soak/soak_options.h"
@@ -28,6 +28,21 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// A step that runs too long is a hang (the watchdog's thread): what the
+// rank was doing, the library's hang report (SIGUSR1, if the library took
+// it: it leaves it alone otherwise, and the default action would end the
+// process unreported), exit kExitHang.
+[[noreturn]] void OnHang(int rank, const std::string& what, double seconds) {
+  std::fprintf(stderr, "soak: rank %d: HANG: %s has not finished after %.0f s\n", rank, what.c_str(), seconds);
+  struct sigaction old {};
+  if (sigaction(SIGUSR1, nullptr, &old) == 0 && old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
+    raise(SIGUSR1);
+    sleep(2);
+  }
+  std::fflush(stderr);
+  std::_Exit(kExitHang);
 }
 
 long long UnixMs() {
@@ -64,7 +79,7 @@ struct State {
   int slow_lines = 20;      // slow steps reported per rank
   double slowest_ms = 0;    // this rank's slowest step
   bool corrupt = false;
-  std::unique_ptr<HangWatch> watch;
+  std::unique_ptr<mrdperf::Watchdog> watch;  // slot 0: this rank's step
 };
 
 bool Names(const std::string& text, int rank) {
@@ -179,7 +194,7 @@ void RunStep(State& st, const StepPlan& plan, Slot& slot, uint64_t first) {
     if (st.opts.verbose && st.rank == 0) std::printf("soak: %s\n", runs.back()->Text().c_str());
   }
   const std::string what = runs.front()->Text() + (plan.nops > 1 ? " and the rest of its step" : "");
-  st.watch->Arm(what);
+  st.watch->Arm(0, st.rank, what);
   const Clock::time_point t0 = Clock::now();
   for (auto& run : runs) Check(st, "mrdRedOpCreatePreMulSum", run->CreateOp(slot.comm), &slot, run->Text());
   mrdStream_t stream = on_stream ? slot.stream : nullptr;
@@ -191,7 +206,7 @@ void RunStep(State& st, const StepPlan& plan, Slot& slot, uint64_t first) {
   }
   if (in_group) Check(st, "mrdGroupEnd", mrdGroupEnd(), &slot, what, true);
   if (stream != nullptr) Check(st, "mrdStreamSynchronize", mrdStreamSynchronize(stream), &slot, what, true);
-  st.watch->Disarm();
+  st.watch->Disarm(0);
   const double ms = SecondsSince(t0) * 1e3;
   st.slowest_ms = std::max(st.slowest_ms, ms);
   if (st.opts.slow_ms > 0 && ms >= st.opts.slow_ms && st.slow_lines > 0) {
@@ -258,7 +273,7 @@ int Run(State& st) {
     for (int s = 0; s < kSplitSlots; ++s) live[s] = st.splits[s].live;
     StepPlan plan = DrawStep(st.seed, step, live, o.choices);
     if (o.ops > 0) plan.nops = static_cast<int>(std::min<uint64_t>(plan.nops, o.ops - index));
-    st.watch->Arm("step " + std::to_string(step) + " (splits and the stop flag)");
+    st.watch->Arm(0, st.rank, "step " + std::to_string(step) + " (splits and the stop flag)");
     if (plan.destroy_split >= 0) DestroySplit(st, plan.destroy_split);
     if (plan.make_split >= 0) MakeSplit(st, plan.make_split);
     RunStep(st, plan, plan.comm_slot < 0 ? st.world : st.splits[plan.comm_slot], index);
@@ -274,16 +289,16 @@ int Run(State& st) {
                     secs, index, st.stats[kWrong]);
       }
     }
-    st.watch->Arm("the stop flag after step " + std::to_string(step));
+    st.watch->Arm(0, st.rank, "the stop flag after step " + std::to_string(step));
     Check(st, "mrdBroadcast", mrdBroadcast(&stop, &stop, 1, mrdInt64, 0, st.world.comm, nullptr),
           nullptr, "the stop flag after operation " + std::to_string(index - 1));
-    st.watch->Disarm();
+    st.watch->Disarm(0);
     if (stop) break;
   }
   const double secs = SecondsSince(start);
   int64_t total[kNumStats];
   std::copy(st.stats, st.stats + kNumStats, total);
-  st.watch->Arm("the summary");
+  st.watch->Arm(0, st.rank, "the summary");
   Check(st, "mrdAllReduce", mrdAllReduce(total, total, kNumStats, mrdInt64, mrdSum, st.world.comm, nullptr),
         nullptr, "the summary");
   double slowest = st.slowest_ms;
@@ -297,7 +312,7 @@ int Run(State& st) {
   st.world.stream = nullptr;
   Check(st, "mrdCommDestroy", mrdCommDestroy(st.world.comm), nullptr, "the end");
   st.world.comm = nullptr;
-  st.watch->Disarm();
+  st.watch->Disarm(0);
   return total[kWrong] == 0 ? kExitOk : kExitFailed;
 }
 
@@ -343,17 +358,19 @@ int main(int argc, char** argv) {
   st.world.size = st.nranks;
   st.world.name = "world";
   for (int q = 0; q < st.nranks; ++q) st.world.members.push_back(q);
-  st.watch.reset(new HangWatch(st.rank, o.hang_seconds));
+  st.watch.reset(new mrdperf::Watchdog(o.hang_seconds, 1, [seconds = o.hang_seconds](int rank, const std::string& what) {
+    OnHang(rank, what, seconds);
+  }));
   st.corrupt = o.corrupt_once && st.rank == 0;
   // Rank 0's seed and sizes for everyone.
   uint64_t shared[2] = {o.have_seed ? o.seed : Mix(static_cast<uint64_t>(UnixMs()) ^ (static_cast<uint64_t>(getpid()) << 32)),
                         o.choices.max_bytes};
-  st.watch->Arm("the seed broadcast");
+  st.watch->Arm(0, st.rank, "the seed broadcast");
   Check(st, "mrdBroadcast", mrdBroadcast(shared, shared, 2, mrdUint64, 0, st.world.comm, nullptr), nullptr, "the seed");
   st.seed = shared[0];
   o.choices.max_bytes = static_cast<size_t>(shared[1]);
   if (o.choices.streams) Check(st, "mrdStreamCreate", mrdStreamCreate(st.world.comm, &st.world.stream), nullptr, "init");
-  st.watch->Disarm();
+  st.watch->Disarm(0);
   if (st.rank == 0) PrintHeader(st);
   const int status = Run(st);
   st.watch.reset();
