@@ -75,6 +75,8 @@ const std::vector<ParamDoc>& paramTable() {
        "With ranks on 3+ hosts: a link whose paths all carry less than this percentage of its share of what it carried lately (or of another link) also sends through a third host, each chunk on the lane that delivers it soonest (0-90, e.g. 25; 0: relay only when every path is cut)."},
       {"MRD_PROBE_RELAY_CPU_PCT", "75",
        "With MRD_PROBE_RELAY_SLOW_PCT set: a slow link does not open its relay lane if this machine's tasks waited for a CPU at least this percentage of the time it looked slow (Linux PSI of the process's cgroup, else /proc/pressure/cpu: short of CPU, not of network; 1-100; 100: never held back; without PSI nothing is held back)."},
+      {"MRD_PROBE_PEER_LOST_MS", "1000",
+       "A TCP link that waits on its peer and sees no sign of life on any path (nothing read, none of its bytes acknowledged by the peer's kernel, no relayed ack) for this long fails with mrdRemoteError naming the peer: its host, or every network path to it, is gone (0: never; then MRD_TIMEOUT_MS)."},
   };
   return table;
 }
@@ -157,6 +159,7 @@ Params readParams() {
       envInt("MRD_PROBE_LOG_INTERVAL_US", p.probeLogIntervalUs, 0, 600000000, set);
   p.probeRelaySlowPct =
       static_cast<int>(envInt("MRD_PROBE_RELAY_SLOW_PCT", p.probeRelaySlowPct, 0, 90, set));
+  p.probePeerLostMs = envInt("MRD_PROBE_PEER_LOST_MS", p.probePeerLostMs, 0, 2147483647, set);
   p.probeRelayCpuPct =
       static_cast<int>(envInt("MRD_PROBE_RELAY_CPU_PCT", p.probeRelayCpuPct, 1, 100, set));
   return p;

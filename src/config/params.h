@@ -69,6 +69,7 @@ struct Params {
   int64_t probeLogIntervalUs = 1000;   // MRD_PROBE_LOG_INTERVAL_US
   int probeRelaySlowPct = 0;           // MRD_PROBE_RELAY_SLOW_PCT
   int probeRelayCpuPct = 75;           // MRD_PROBE_RELAY_CPU_PCT
+  int64_t probePeerLostMs = 1000;      // MRD_PROBE_PEER_LOST_MS
 
   // Variables that were set explicitly, "NAME=value", for the INFO log.
   std::vector<std::string> explicitlySet;

@@ -19,6 +19,9 @@ namespace {
 // How long destroying a communicator waits, at most, for its connections
 // to deliver what they owe (all of them together).
 constexpr auto kCloseBudget = std::chrono::seconds(2);
+// How long mrdCommAbort waits for other threads' calls to leave before it
+// tells the peers why (they leave within milliseconds of the flag).
+constexpr auto kAbortQuietWait = std::chrono::milliseconds(200);
 }  // namespace
 
 Status Communicator::init(const mrdUniqueId& id, int nranks, int rank,
@@ -223,13 +226,27 @@ void Communicator::abort() {
   if (initThread_.joinable()) initThread_.join();  // its waits see the flag
   if (bootstrap_) bootstrap_->shutdown();
   stopProgress();
-  for (auto& t : transports_) t->abort();
   {
     std::lock_guard<std::mutex> g(workMu_);
     stopping_ = true;
   }
   workCv_.notify_all();
-  // Every wait checks the flag at least every few milliseconds.
+  // Every wait checks the flag at least every few milliseconds: calls on
+  // other threads and a running stream job leave. Once none uses the
+  // connections, the peers are told why (a goodbye frame, the shared
+  // segment's text) before the transports shut; should one not leave in
+  // time, the peers see the sockets close without a reason.
+  const auto quietBy = std::chrono::steady_clock::now() + kAbortQuietWait;
+  bool quiet = false;
+  while (!quiet && std::chrono::steady_clock::now() < quietBy) {
+    {
+      std::lock_guard<std::mutex> g(workMu_);
+      quiet = activeCalls_.load() == 0 && !jobRunning_;
+    }
+    if (!quiet) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (quiet) tellPeersOfAbort();
+  for (auto& t : transports_) t->abort();
   while (activeCalls_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 

@@ -165,6 +165,15 @@ class Communicator {
   void failOperation(const Status& st);
   // Only the record: asyncError_, the last error and failure_.
   void recordFailure(const Status& st);
+  // mrdCommAbort of a communicator that had not failed: its peers are
+  // told who aborted and, if an operation of this process failed before
+  // (on any communicator), that failure's cause (a survivor then names
+  // the rank that died, not only the one that gave up). Only once no call
+  // and no stream job uses the connections.
+  void tellPeersOfAbort();
+  std::string abortReason() const;
+  // Every connection and transport: this rank gave up, for `why`.
+  void tellPeers(const std::string& why);
   Status queueJob(std::vector<CollRequest>* reqs, Stream* target);  // workMu_ held
 
   void workerLoop();
@@ -222,6 +231,11 @@ class Communicator {
 
   std::vector<std::unique_ptr<link::RelayRouter>> routers_;
   std::vector<link::Link*> relayLinks_;  // every link of a router, all channels
+  // What the progress thread moves between operations: relayLinks_, and
+  // links of more than one path (a chunk on a path that died after its
+  // operation ended goes again on another, though this rank is busy in
+  // another communicator: soak finding 5).
+  std::vector<link::Link*> progressLinks_;
   std::thread progressThread_;
   std::mutex progMu_;              // progStop_, progCv_
   std::condition_variable progCv_;

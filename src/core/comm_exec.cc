@@ -2,6 +2,8 @@
 // the stream worker, and finalize.
 #include <chrono>
 #include <cstring>
+#include <mutex>
+#include <string>
 
 #include "core/algorithm.h"
 #include "core/comm.h"
@@ -145,19 +147,58 @@ void Communicator::recordFailure(const Status& st) {
   asyncError_.store(st.code());
 }
 
+namespace {
+
+// The cause of the first operation that failed in this process, on any
+// communicator (tellPeersOfAbort).
+std::mutex gFirstFailureMu;
+std::string gFirstFailure;
+
+}  // namespace
+
 void Communicator::failOperation(const Status& st) {
-  recordFailure(st);
+  // The peers are told before the failure is recorded: a thread that sees
+  // the record (a later call refused, mrdCommGetAsyncError) may end the
+  // process at once, and with it the chance to tell them.
   // What the peers are told: the first cause, when this rank failed
   // because a peer did (the chain would grow by a hop per rank).
+  // (An operation cut short by mrdCommAbort: the abort's reason.)
   const std::string& m = st.message();
   const size_t at = m.rfind(transport::kPeerFailed);
-  const std::string why = at == std::string::npos ? m : m.substr(at + std::strlen(transport::kPeerFailed));
+  const std::string why = abort_.load() ? abortReason()
+                          : at == std::string::npos ? m
+                                                    : m.substr(at + std::strlen(transport::kPeerFailed));
+  if (!abort_.load()) {
+    std::lock_guard<std::mutex> g(gFirstFailureMu);
+    if (gFirstFailure.empty()) gFirstFailure = why;
+  }
+  tellPeers(why);
+  recordFailure(st);
+}
+
+void Communicator::tellPeers(const std::string& why) {
   for (auto& perPeer : conns_) {
     for (auto& c : perPeer) {
       if (c) c->sendFailure(why);
     }
   }
   for (auto& t : transports_) t->fail(why);
+}
+
+std::string Communicator::abortReason() const {
+  std::string why = "rank " + std::to_string(rank_) + " aborted the communicator (mrdCommAbort)";
+  std::lock_guard<std::mutex> g(gFirstFailureMu);
+  if (!gFirstFailure.empty()) why += " after an operation of its process failed: " + gFirstFailure;
+  return why;
+}
+
+void Communicator::tellPeersOfAbort() {
+  {
+    std::lock_guard<std::mutex> g(errMu_);
+    if (!failure_.empty()) return;  // failOperation told them already
+  }
+  const std::string why = abortReason();
+  tellPeers(why);
 }
 
 Status Communicator::runInternal(const CollRequest& req, const Executor::Describe& what) {

@@ -1,5 +1,6 @@
-// Relaying through a third host: the routers, and the progress thread that
-// moves the links while no operation does. See link/relay_router.h.
+// Relaying through a third host: the routers (link/relay_router.h), and
+// the progress thread that moves the links while no operation does (those
+// of a router, and any of several paths).
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -18,16 +19,16 @@ namespace mrd {
 Communicator::OpRunning::OpRunning(Communicator* c) : c_(c) { c_->opsRunning_.fetch_add(1); }
 
 Communicator::OpRunning::~OpRunning() {
-  // Only the relays' progress thread reads it (communicators with none
-  // skip the clock).
-  if (!c_->relayLinks_.empty()) c_->lastOpEndNs_.store(monotonicNs());
+  // Only the progress thread reads it (communicators with none skip the
+  // clock).
+  if (!c_->progressLinks_.empty()) c_->lastOpEndNs_.store(monotonicNs());
   c_->opsRunning_.fetch_sub(1);
 }
 
 Status Communicator::setupRelays() {
+  if (!config::processParams().reroute) return Status::ok();
   // A relay sits on a third host; with two, the link's own paths are all there is.
-  if (!config::processParams().reroute || layout_.nhosts < 3) return Status::ok();
-  for (int c = 0; c < settings_.nchannels; ++c) {
+  for (int c = 0; c < settings_.nchannels && layout_.nhosts >= 3; ++c) {
     auto router = std::make_unique<link::RelayRouter>(rank_, layout_.hostOf);
     bool any = false;
     for (int p = 0; p < nranks_; ++p) {
@@ -40,19 +41,28 @@ Status Communicator::setupRelays() {
     }
     if (any) routers_.push_back(std::move(router));
   }
-  if (relayLinks_.empty()) return Status::ok();
+  progressLinks_ = relayLinks_;
+  if (relayLinks_.empty()) {
+    for (auto& perPeer : conns_) {
+      for (auto& conn : perPeer) {
+        auto* l = dynamic_cast<link::Link*>(conn.get());
+        if (l != nullptr && l->pathCount() > 1) progressLinks_.push_back(l);
+      }
+    }
+  }
+  if (progressLinks_.empty()) return Status::ok();
   progWakeFd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (progWakeFd_ < 0) return systemError("rank " + std::to_string(rank_) + ": eventfd for the link progress thread");
   progressThread_ = std::thread([this] { progressLoop(); });
-  MRD_LOG_INFO(kNet, "rank {}: {} link(s) may relay through a third host; progress thread started", rank_,
-               relayLinks_.size());
+  MRD_LOG_INFO(kNet, "rank {}: progress thread started for {} link(s) ({} may relay through a third host)", rank_,
+               progressLinks_.size(), relayLinks_.size());
   return Status::ok();
 }
 
 void Communicator::progressLoop() {
   log::ScopedRank scoped(rank_);
   std::vector<pollfd> fds;
-  std::vector<bool> failed(relayLinks_.size(), false);
+  std::vector<bool> failed(progressLinks_.size(), false);
   while (true) {
     {
       // Until no operation has run for kProgressIdleNs (checked every so
@@ -80,10 +90,10 @@ void Communicator::progressLoop() {
         usleep(1000);
         continue;
       }
-      for (size_t i = 0; i < relayLinks_.size(); ++i) {
+      for (size_t i = 0; i < progressLinks_.size(); ++i) {
         if (failed[i]) continue;
         bool moved = false;
-        Status st = relayLinks_[i]->progress(&moved);
+        Status st = progressLinks_[i]->progress(&moved);
         if (!st.isOk()) {
           // The communicator failed, as if an operation had met it: the
           // next one refuses with this message, and the peers are told.
@@ -92,8 +102,8 @@ void Communicator::progressLoop() {
           failed[i] = true;
           continue;
         }
-        relayLinks_[i]->addPollFds(&fds);
-        const int64_t t = relayLinks_[i]->timerDueUs();
+        progressLinks_[i]->addPollFds(&fds);
+        const int64_t t = progressLinks_[i]->timerDueUs();
         if (t >= 0 && (timerUs < 0 || t < timerUs)) timerUs = t;
       }
     }

@@ -1,6 +1,7 @@
 #include "core/hang_report.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,10 +35,20 @@ struct Registry {
 };
 
 // Never destroyed: the reporter thread may outlive static destructors.
+// (A forked child starts a registry of its own: afterForkInChild.)
+std::atomic<Registry*> gRegistry{nullptr};
+
 Registry& registry() {
-  static Registry* r = new Registry;
+  Registry* r = gRegistry.load();
+  if (r != nullptr) return *r;
+  auto* fresh = new Registry;
+  if (gRegistry.compare_exchange_strong(r, fresh)) return *fresh;
+  delete fresh;
   return *r;
 }
+
+// installSignalOnce: 0 not tried, 1 being installed, 2 installed, 3 not.
+std::atomic<int> gInstallState{0};
 
 void wake() {
   if (gPipe[1] < 0) return;
@@ -98,6 +109,26 @@ const Collector& collector() {
   return c;
 }
 
+// A child forked by a process that reports: the handler would write to
+// the parent's pipe (the parent's reporter thread would report, the
+// child's signal vanish), and the registry names the parent's
+// communicators, its lock perhaps held by a thread that is not in the
+// child. The child gets SIGUSR1's default back, and its own registry and
+// handler with its first communicator. (Only what is safe after fork().)
+void afterForkInChild() {
+  if (gInstallState.load() == 2) {
+    struct sigaction sa {};
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, nullptr);
+    close(gPipe[0]);
+    close(gPipe[1]);
+    gPipe[0] = gPipe[1] = -1;
+  }
+  gInstallState.store(0);
+  gRegistry.store(nullptr);  // the parent's is left as it is (its lock may be held)
+}
+
 bool install() {
   if (config::processParams().hangReportSignal == 0) return false;
   struct sigaction old {};
@@ -115,6 +146,8 @@ bool install() {
   sa.sa_handler = onSignal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
+  static const bool atfork = pthread_atfork(nullptr, nullptr, afterForkInChild) == 0;
+  (void)atfork;
   return sigaction(SIGUSR1, &sa, nullptr) == 0;
 }
 
@@ -123,8 +156,17 @@ bool install() {
 uint64_t requestCount() { return gRequests.load(std::memory_order_relaxed); }
 
 bool installSignalOnce() {
-  static const bool installed = install();
-  return installed;
+  int state = gInstallState.load();
+  while (state < 2) {
+    if (state == 0 && gInstallState.compare_exchange_strong(state, 1)) {
+      const bool ok = install();
+      gInstallState.store(ok ? 2 : 3);
+      return ok;
+    }
+    std::this_thread::yield();  // another thread installs it: a moment
+    state = gInstallState.load();
+  }
+  return state == 2;
 }
 
 void requestReport() { onSignal(SIGUSR1); }

@@ -1153,6 +1153,7 @@ Status Link::progress(bool* moved) {
       if (!paths_[p].dead) MRD_TRY(progressSend(p, now, moved));
     }
   }
+  const bool watch = watchLife(now);
   for (size_t p = 0; p < paths_.size(); ++p) {
     Path& path = paths_[p];
     if (path.dead) continue;
@@ -1160,6 +1161,7 @@ Status Link::progress(bool* moved) {
     queueAck(p, now, false);
     path.health.onOutstanding(now, path.waiting > 0);
     checkNetworkProgress(path, now);
+    if (watch) checkLife(path, now);
     // A stall is judged against the other paths: when none of them shows
     // life lately either (an ack from the peer, or its kernel
     // acknowledging our bytes), the peer (or its host) is slow, not this
@@ -1192,6 +1194,7 @@ Status Link::progress(bool* moved) {
   pumpRelay(now, moved);
   for (size_t p = 0; p < paths_.size(); ++p) MRD_TRY(progressSend(p, now, moved));
   completeSends();
+  MRD_TRY(judgeLost(now));
   if (opt_.log != nullptr) {
     // Rate-limited here too: the log's own limit takes a lock.
     for (size_t p = 0; p < paths_.size(); ++p) {

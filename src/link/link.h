@@ -256,6 +256,9 @@ class Link : public transport::Connection {
     uint64_t rtoNs = 0;             // the kernel's retransmit bound: srtt + 4 rttvar (0: unknown)
     uint64_t wireBytes = 0;         // bytes written to the socket, all frames
     uint64_t lastRxNs = 0;          // when bytes were last read from the socket
+    // Liveness (link_liveness.cc): when the peer's kernel was last heard
+    // from (TCP_INFO), and when that was last asked.
+    uint64_t lifeNs = 0, lifeCheckNs = 0;
   };
 
   Status pathError(size_t p, const std::string& what);
@@ -302,6 +305,17 @@ class Link : public transport::Connection {
   // paths other than `except`, in ns; 0: none has one.
   uint64_t bestLiveNs(double (probe::PathHealth::*metricUs)() const, size_t except = SIZE_MAX) const;
   void checkNetworkProgress(Path& path, uint64_t now);
+  // Liveness (link_liveness.cc). checkLife asks the kernel about one path
+  // (rate-limited) while the link waits on its peer, and keeps a few bytes
+  // of ours outstanding so the answer means something; judgeLost fails the
+  // link once no path and no relay has shown life for peerLostUs.
+  // watchLife says whether the paths are watched this round (the link
+  // waits on its peer, or did a moment ago).
+  bool watchLife(uint64_t now);
+  void checkLife(Path& path, uint64_t now);
+  Status judgeLost(uint64_t now);
+  bool waitsOnPeer() const;
+  uint64_t lifeCheckEveryNs() const;
   // How long the kernel may go without acknowledging our bytes on `path`
   // before it counts as silent: the smallest retransmit bound of the
   // other live paths (queues on a loaded rail delay every ack by a round
@@ -424,6 +438,9 @@ class Link : public transport::Connection {
   static constexpr size_t kCtrlBatch = 64;
   // Between operations nothing reads the sockets: a probe read in the
   // first round after one measured this side's absence, not the network.
+  uint64_t lostWatchSinceNs_ = 0;  // since when the link watches its peer (watchLife; 0: it does not)
+  uint64_t lastWaitNs_ = 0;        // when it last waited on its peer
+  uint64_t relayLifeNs_ = 0;       // when a relayed chunk or ack from the peer last came
   bool away_ = false;          // an operation ended (flush) and none has progressed since
   bool backFromAway_ = false;  // this progress round is the first after such a stretch
 

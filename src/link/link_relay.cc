@@ -146,6 +146,7 @@ Status Link::handleRelayAck(size_t p, uint64_t now) {
 
 Status Link::deliverRelayed(const Frame& f, const char* data, size_t len, int via) {
   relayBytesReceived_ += len;
+  relayLifeNs_ = monotonicNs();
   if (f.kind != kFrameData || f.len != len || !chunkHeaderValid(f)) {
     return relayError("corrupt chunk header from rank " + std::to_string(peer_) + " via rank " +
                       std::to_string(via) + " (offset " + std::to_string(f.offset) + ", length " +
@@ -192,6 +193,7 @@ Status Link::deliverRelayed(const Frame& f, const char* data, size_t len, int vi
 }
 
 void Link::onRelayAck(uint64_t seq, uint64_t chunk, uint64_t now) {
+  relayLifeNs_ = now;
   OutMsg* m = outMsg(seq);
   if (m != nullptr && chunk < m->chunk.size() && m->chunk[chunk] != kAcked) {
     if (m->chunk[chunk] == kUnsent) ++m->writtenCount;

@@ -25,6 +25,7 @@ ProbeConfig probeConfigFromParams(const config::Params& p) {
   c.logIntervalUs = clampU(p.probeLogIntervalUs, 0, 600'000'000);
   c.relaySlowPct = clampI(p.probeRelaySlowPct, 0, 90);
   c.relayCpuBoundPct = clampI(p.probeRelayCpuPct, 1, 100);
+  c.peerLostUs = clampU(p.probePeerLostMs, 0, 2147483647) * 1000;
   return c;
 }
 

@@ -61,6 +61,14 @@ struct ProbeConfig {
   // kernel's (link/cpu_pressure.h). Tests give their own; one returning
   // false holds nothing back.
   std::function<bool(uint64_t* waitedUs)> cpuWaitUs;
+  // A link that waits on its peer (a receive posted, a send not
+  // acknowledged) and sees no sign of life on any path for this long -
+  // nothing read, none of its bytes (pings at least) acknowledged by the
+  // peer's kernel, no relayed ack - fails with the peer named: its host,
+  // or every network path to it, is gone (a live peer's kernel answers
+  // whatever its process does). 0: never (MRD_TIMEOUT_MS then).
+  // MRD_PROBE_PEER_LOST_MS.
+  uint64_t peerLostUs = 1'000'000;
 
   // Fixed (not read from the environment).
   // Consecutive bad samples that turn a healthy path degraded.

@@ -305,6 +305,9 @@ Status ShmConnection::checkPeer() {
   // The flag first: what the peer wrote before raising it is then visible.
   bool aborted = peerSeg_->aborted.load(std::memory_order_acquire) != 0;
   bool gone = !aborted && peerProc_ != nullptr && peerProc_->gone();
+  // A peer that failed says why before it exits: once it is gone, its
+  // flag is set if it ever will be.
+  if (gone) aborted = peerSeg_->aborted.load(std::memory_order_acquire) != 0;
   if (!aborted && !gone) return Status::ok();
   // A peer that finished and destroyed its communicator may have left its
   // last messages in our ring (they live in our segment): only fail once we

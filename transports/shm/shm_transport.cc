@@ -77,14 +77,21 @@ class ShmTransport : public Transport {
     out->gone = [this](int rank) -> std::string {
       if (rank == self_ || !peers_[static_cast<size_t>(rank)]) return "";
       const SegmentHeader* h = peers_[static_cast<size_t>(rank)]->header();
-      if (h->aborted.load(std::memory_order_acquire) != 0) {
+      const auto aborted = [&]() -> std::string {
+        if (h->aborted.load(std::memory_order_acquire) == 0) return "";
         const std::string why = abortReason(h);
         return why.empty() ? "rank " + std::to_string(rank) + " aborted or destroyed its communicator"
                            : "rank " + std::to_string(rank) + ": " + kPeerFailed + why;
-      }
+      };
+      std::string said = aborted();
+      if (!said.empty()) return said;
       PeerProcess* proc = procs_[static_cast<size_t>(rank)].get();
       if (proc != nullptr && proc->goneRateLimited()) {
-        return "the process of rank " + std::to_string(rank) + " (pid " + std::to_string(proc->pid()) + ") is gone";
+        // (One that failed said why before it exited: read again.)
+        said = aborted();
+        return !said.empty() ? said
+                             : "the process of rank " + std::to_string(rank) + " (pid " + std::to_string(proc->pid()) +
+                                   ") is gone";
       }
       return "";
     };
