@@ -76,7 +76,7 @@ const std::vector<ParamDoc>& paramTable() {
       {"MRD_PROBE_RELAY_CPU_PCT", "75",
        "With MRD_PROBE_RELAY_SLOW_PCT set: a slow link does not open its relay lane if this machine's tasks waited for a CPU at least this percentage of the time it looked slow (Linux PSI of the process's cgroup, else /proc/pressure/cpu: short of CPU, not of network; 1-100; 100: never held back; without PSI nothing is held back)."},
       {"MRD_PROBE_PEER_LOST_MS", "1000",
-       "A TCP link that waits on its peer and sees no sign of life on any path (nothing read, none of its bytes acknowledged by the peer's kernel, no relayed ack) for this long fails with mrdRemoteError naming the peer: its host, or every network path to it, is gone (0: never; then MRD_TIMEOUT_MS)."},
+       "A TCP link that waits on its peer and hears nothing from the peer's kernel on any path (TCP_INFO; a small frame keeps a question outstanding) and no relayed ack for this long fails with mrdRemoteError naming the peer: its host, or every network path to it, is gone (0: never; then MRD_TIMEOUT_MS)."},
   };
   return table;
 }

@@ -110,7 +110,7 @@ Status Link::judgeLost(uint64_t now) {
              (p.nicDown ? " (local NIC down)" : "");
   }
   std::string what = "no sign of life from rank " + std::to_string(peer_) + " for " + std::to_string(quietMs) +
-                     " ms on any path (" + paths + "): nothing read, none of our bytes acknowledged by its kernel" +
+                     " ms on any path (" + paths + "): its kernel sent nothing, our bytes outstanding" +
                      (relaying_ ? ", nothing back through relays" : "") + "; " +
                      (allNicsDown ? "every local NIC of these paths is down"
                                   : "its host, or every network path to it, is gone") +

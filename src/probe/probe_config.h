@@ -62,12 +62,11 @@ struct ProbeConfig {
   // false holds nothing back.
   std::function<bool(uint64_t* waitedUs)> cpuWaitUs;
   // A link that waits on its peer (a receive posted, a send not
-  // acknowledged) and sees no sign of life on any path for this long -
-  // nothing read, none of its bytes (pings at least) acknowledged by the
-  // peer's kernel, no relayed ack - fails with the peer named: its host,
-  // or every network path to it, is gone (a live peer's kernel answers
-  // whatever its process does). 0: never (MRD_TIMEOUT_MS then).
-  // MRD_PROBE_PEER_LOST_MS.
+  // acknowledged) and hears nothing from the peer's kernel on any path
+  // (TCP_INFO; a small frame keeps a question outstanding) and no relayed
+  // ack for this long fails with the peer named: its host, or every
+  // network path to it, is gone (a live peer's kernel answers whatever its
+  // process does). 0: never (MRD_TIMEOUT_MS then). MRD_PROBE_PEER_LOST_MS.
   uint64_t peerLostUs = 1'000'000;
 
   // Fixed (not read from the environment).
