@@ -66,19 +66,23 @@ void Link::checkLife(Path& path, uint64_t now) {
   // the host went away may be read long after.
   const uint64_t heardAgoNs = static_cast<uint64_t>(std::min(ti.tcpi_last_ack_recv, ti.tcpi_last_data_recv)) * 1'000'000;
   if (heardAgoNs < now) path.lifeNs = std::max(path.lifeNs, now - heardAgoNs);
-  // A shut window was the peer's kernel speaking (its process reads
-  // slowly); its answers to the window probes come further and further
-  // apart (TCP's back-off), so it counts while it lasts.
-  if (ti.tcpi_snd_wnd == 0) path.lifeNs = now;
-  if (ti.tcpi_unacked == 0 && ti.tcpi_notsent_bytes == 0) {
-    // Nothing of ours outstanding: the peer's kernel owes no answer, and its
-    // silence says nothing (the link may not have been moved for a while,
-    // its operation busy elsewhere). The question: a repeat of the last
-    // cumulative ack (the peer ignores it), the smallest frame, which does
-    // not disturb the probe's one-ping rule. Unanswered by the next check,
-    // the silence counts from here.
+  // Nothing of ours in flight: the peer's kernel owes no answer, and its
+  // silence says nothing. Either all is acknowledged (the link may not
+  // have been moved for a while, its operation busy elsewhere), or what
+  // waits in our socket is held by the peer's window, shut or too small
+  // for a segment (its process reads slowly): its kernel said so, and
+  // answers the window probes, further and further apart (TCP's back-off).
+  // (Not over a local NIC that is down: nothing leaves, so nothing is in
+  // flight.)
+  if (ti.tcpi_unacked == 0 && !path.nicDown) {
     path.lifeNs = now;
-    if (!path.curActive && !path.ctrlPending()) path.ctrl.push(Frame{kFrameAck, 0, 0, 0, 0, path.ackQueued});
+    // The question, when nothing is queued: a repeat of the last
+    // cumulative ack (the peer ignores it), the smallest frame, which
+    // does not disturb the probe's one-ping rule. Unanswered by the next
+    // check, the silence counts from here.
+    if (ti.tcpi_notsent_bytes == 0 && !path.curActive && !path.ctrlPending()) {
+      path.ctrl.push(Frame{kFrameAck, 0, 0, 0, 0, path.ackQueued});
+    }
   }
 }
 
