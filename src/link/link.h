@@ -256,8 +256,9 @@ class Link : public transport::Connection {
     uint64_t rtoNs = 0;             // the kernel's retransmit bound: srtt + 4 rttvar (0: unknown)
     uint64_t wireBytes = 0;         // bytes written to the socket, all frames
     uint64_t lastRxNs = 0;          // when bytes were last read from the socket
-    // Liveness (link_liveness.cc): when the peer's kernel was last heard
-    // from (TCP_INFO), and when that was last asked.
+    // Liveness (link_liveness.cc): the last sign of life (the peer's
+    // kernel heard from, per TCP_INFO, or nothing of ours in flight), and
+    // when the kernel was last asked.
     uint64_t lifeNs = 0, lifeCheckNs = 0;
   };
 
@@ -436,11 +437,12 @@ class Link : public transport::Connection {
   static constexpr uint64_t kAckDetourNs = 500'000;
   // Control frames written in one system call, at most (with the frame after them).
   static constexpr size_t kCtrlBatch = 64;
-  // Between operations nothing reads the sockets: a probe read in the
-  // first round after one measured this side's absence, not the network.
+  // Liveness (link_liveness.cc).
   uint64_t lostWatchSinceNs_ = 0;  // since when the link watches its peer (watchLife; 0: it does not)
   uint64_t lastWaitNs_ = 0;        // when it last waited on its peer
   uint64_t relayLifeNs_ = 0;       // when a relayed chunk or ack from the peer last came
+  // Between operations nothing reads the sockets: a probe read in the
+  // first round after one measured this side's absence, not the network.
   bool away_ = false;          // an operation ended (flush) and none has progressed since
   bool backFromAway_ = false;  // this progress round is the first after such a stretch
 

@@ -123,7 +123,7 @@ Status Link::judgeLost(uint64_t now) {
   for (size_t i = 0; i < paths_.size(); ++i) {
     const Path& p = paths_[i];
     const auto ago = [now](uint64_t t) { return t == 0 ? -1.0 : static_cast<double>(now - t) / 1e6; };
-    MRD_LOG_INFO(kNet, "rank {} peer {} path {}: its kernel heard from {:.1f} ms ago, last read {:.1f} ms ago; watched for {:.1f} ms, relayed chunk {:.1f} ms ago",
+    MRD_LOG_INFO(kNet, "rank {} peer {} path {}: last sign of life {:.1f} ms ago, last read {:.1f} ms ago; watched for {:.1f} ms, relayed chunk {:.1f} ms ago",
                  self_, peer_, i, ago(p.lifeNs), ago(p.lastRxNs), ago(lostWatchSinceNs_), ago(relayLifeNs_));
   }
   return remoteError("rank " + std::to_string(self_) + " <-> peer " + std::to_string(peer_) + " (tcp, channel " +
